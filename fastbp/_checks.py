@@ -1,0 +1,163 @@
+"""The one door: every check on user input, and the conversions it implies.
+
+Each function either returns its argument converted to what the kernels need
+(dtype, C order, 2-D) or raises a ``TypeError``/``ValueError`` that names the
+argument, says what was expected and what was given.  Nothing here touches a
+network's state, so a refused call leaves everything as it was.
+"""
+import functools
+import numbers
+import operator
+
+import numpy as np
+
+from ._kernels import activations, losses
+from ._kernels.passes import first_nonfinite, first_out_of_range
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _names(table):
+    return ", ".join(repr(name) for name in table)
+
+
+def network_dtype(dtype):
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"dtype: expected np.float32 or np.float64, got {dtype!r}")
+    return resolved
+
+
+def sizes(values):
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(f"sizes: expected a sequence of layer widths, got {values!r}") from None
+    if len(values) < 2:
+        raise ValueError(
+            f"sizes: expected at least two widths (inputs and outputs), got {list(values)}")
+    checked = []
+    for i, width in enumerate(values):
+        if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+            raise TypeError(f"sizes[{i}]: expected a positive integer, got {width!r}")
+        if width < 1:
+            raise ValueError(f"sizes[{i}]: expected a positive integer width, got {width}")
+        checked.append(operator.index(width))
+    return tuple(checked)
+
+
+def activation_code(name, where="activation"):
+    if not isinstance(name, str) or name not in activations.CODES:
+        raise ValueError(
+            f"{where}: unknown activation {name!r}; valid names are {_names(activations.CODES)}")
+    return activations.CODES[name]
+
+
+def activation_names(names, n_layers):
+    if isinstance(names, str):
+        raise TypeError(
+            f"activations: expected a sequence of {n_layers} names, one per layer, "
+            f"got the string {names!r}; write [{names!r}] * {n_layers} for the same "
+            f"activation everywhere")
+    try:
+        names = tuple(names)
+    except TypeError:
+        raise TypeError(f"activations: expected a sequence of names, got {names!r}") from None
+    if len(names) != n_layers:
+        raise ValueError(
+            f"activations: expected {n_layers} names (one per layer, len(sizes) - 1), "
+            f"got {len(names)}: {list(names)}")
+    codes = [activation_code(name, f"activations[{i}]") for i, name in enumerate(names)]
+    return names, codes
+
+
+def loss_code(loss, last_activation):
+    if not isinstance(loss, str) or loss not in losses.CODES:
+        raise ValueError(f"loss: unknown loss {loss!r}; valid names are {_names(losses.CODES)}")
+    code = losses.CODES[loss]
+    if code == losses.CROSS_ENTROPY and last_activation != "softmax":
+        raise ValueError(
+            "loss: 'cross_entropy' needs a softmax output layer; this network's last "
+            f"activation is {last_activation!r}")
+    return code
+
+
+def _numeric(value, name):
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: expected real numbers, got an array of dtype {array.dtype}; "
+            f"convert it with .astype(np.float64) if its values are numbers")
+    return array
+
+
+def _finite(array, name):
+    at = first_nonfinite(array)
+    if at >= 0:
+        where = np.unravel_index(at, array.shape)
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at index {tuple(map(int, where))}); "
+            "training needs finite values")
+
+
+def samples(X, width, dtype, name="X"):
+    """(X as a C-ordered (m, width) array of ``dtype``, whether X was one 1-D sample)."""
+    array = _numeric(X, name)
+    one = array.ndim == 1
+    if array.ndim not in (1, 2) or array.shape[-1] != width:
+        raise ValueError(
+            f"{name}: expected one sample of shape ({width},) or a batch of shape "
+            f"(m, {width}), got shape {array.shape}")
+    if array.ndim == 2 and array.shape[0] == 0:
+        raise ValueError(f"{name}: empty batch, shape {array.shape}; give at least one sample")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    _finite(array, name)
+    return (array.reshape(1, width) if one else array), one
+
+
+def targets(T, loss, m, one, width, dtype, name="T"):
+    """(target rows (m, width) or an empty block, labels (m,) int64 or empty).
+
+    Squared-error losses take rows shaped like the output.  ``cross_entropy``
+    also takes integer class labels, one per sample.
+    """
+    array = _numeric(T, name)
+    rows_shape = (width,) if one else (m, width)
+    if loss == losses.CROSS_ENTROPY and array.dtype.kind in "iu":
+        label_shape = () if one else (m,)
+        if array.shape != label_shape:
+            raise ValueError(
+                f"{name}: integer class labels must have shape {label_shape} to match X, "
+                f"got {array.shape}")
+        labels = np.ascontiguousarray(array, dtype=np.int64).reshape(m)
+        bad = first_out_of_range(labels, width)
+        if bad >= 0:
+            raise ValueError(
+                f"{name}: class labels must lie in [0, {width}) for {width} outputs; "
+                f"found {labels[bad]} at index {bad}")
+        return _no_rows(width, dtype), labels
+    if array.shape != rows_shape:
+        hint = ""
+        if loss == losses.CROSS_ENTROPY:
+            hint = f" or integer class labels of shape {() if one else (m,)}"
+        elif array.shape == (m,) and width == 1:
+            hint = "; use T.reshape(-1, 1)"
+        raise ValueError(
+            f"{name}: expected shape {rows_shape} (one row of {width} outputs per sample "
+            f"of X){hint}, got {array.shape}")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    _finite(array, name)
+    return array.reshape(m, width), NO_LABELS
+
+
+NO_LABELS = np.empty(0, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=None)
+def _no_rows(width, dtype):
+    # Kernels take targets and labels together; the unused one is empty.
+    # Cached so that a call allocates nothing for it.
+    return np.empty((0, width), dtype)

@@ -1,0 +1,77 @@
+"""Vector activations ("matrix functions", chapter 二 of the derivation).
+
+A vector activation maps a whole row x (one sample's pre-activations) to a row
+y, so its Jacobian J (J[a, b] = dy_a/dx_b) is full.  Training never builds J:
+each activation supplies its value, the product ``J^T v`` in O(n), and the
+explicit J (for verification and teaching).
+
+Adding a vector activation touches this module only: write its three row
+functions, give it a code in ``CODES`` and add one branch to each dispatcher.
+"""
+import numpy as np
+from numba import njit
+
+# Vector codes start at BASE so one integer tells the two kinds apart.
+BASE = 16
+SOFTMAX = BASE + 0
+CODES = {"softmax": SOFTMAX}
+
+
+# --- softmax: s = exp(x) / sum(exp(x)),  J = diag(s) - s s^T (symmetric) ---
+
+@njit(cache=True, nogil=True)
+def softmax_value(x, y):
+    top = x[0]
+    for j in range(1, x.size):
+        top = max(top, x[j])
+    total = 0.0
+    for j in range(x.size):
+        # Shifting by the max keeps exp from overflowing; s is unchanged.
+        e = np.exp(x[j] - top)
+        y[j] = e
+        total += e
+    inv = 1.0 / total
+    for j in range(x.size):
+        y[j] *= inv
+
+
+@njit(cache=True, nogil=True)
+def softmax_vjp_inplace(y, v):
+    # J^T v = s * (v - s.v): O(n), never forming J.
+    dot = 0.0
+    for j in range(y.size):
+        dot += y[j] * v[j]
+    for j in range(y.size):
+        v[j] = y[j] * (v[j] - dot)
+
+
+@njit(cache=True, nogil=True)
+def softmax_jacobian(y, jac):
+    n = y.size
+    for a in range(n):
+        for b in range(n):
+            jac[a, b] = -y[a] * y[b]
+        jac[a, a] += y[a]
+
+
+# --- dispatchers over whole (samples x features) blocks ---
+
+@njit(cache=True, nogil=True)
+def forward(code, pre, out):
+    for s in range(pre.shape[0]):
+        if code == SOFTMAX:
+            softmax_value(pre[s], out[s])
+
+
+@njit(cache=True, nogil=True)
+def vjp_inplace(code, out, g):
+    """g <- J^T g row by row, J evaluated at the row whose output is out."""
+    for s in range(g.shape[0]):
+        if code == SOFTMAX:
+            softmax_vjp_inplace(out[s], g[s])
+
+
+@njit(cache=True, nogil=True)
+def jacobian_from_output(code, y, jac):
+    if code == SOFTMAX:
+        softmax_jacobian(y, jac)
