@@ -1,9 +1,18 @@
 """fastbp: dense neural networks trained on the CPU by compiled backpropagation."""
 from ._kernels.losses import CODES as _LOSS_CODES
 from .activations import ACTIVATIONS, jacobian
+from .errors import DivergenceError
+from .history import History
+from .io import load
 from .network import Network
+from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from .schedules import CosineDecay, ExponentialDecay, StepDecay
 
 LOSSES = tuple(_LOSS_CODES)
 __version__ = "0.1.0"
 
-__all__ = ["ACTIVATIONS", "LOSSES", "Network", "jacobian", "__version__"]
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "Network", "jacobian", "load", "History", "DivergenceError",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
+    "StepDecay", "ExponentialDecay", "CosineDecay", "__version__",
+]

@@ -26,7 +26,8 @@ def network_dtype(dtype):
         resolved = np.dtype(dtype)
     except TypeError:
         resolved = None
-    if resolved not in FLOAT_DTYPES:
+    # ``np.dtype("float64") == None`` is True, hence the explicit None test.
+    if resolved is None or resolved not in FLOAT_DTYPES:
         raise TypeError(f"dtype: expected np.float32 or np.float64, got {dtype!r}")
     return resolved
 
@@ -85,8 +86,11 @@ def loss_code(loss, last_activation):
     return code
 
 
-def _numeric(value, name):
-    array = np.asarray(value)
+def numeric(value, name):
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"{name}: expected a rectangular array of numbers ({exc})") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{name}: expected real numbers, got an array of dtype {array.dtype}; "
@@ -94,7 +98,7 @@ def _numeric(value, name):
     return array
 
 
-def _finite(array, name):
+def finite(array, name):
     at = first_nonfinite(array)
     if at >= 0:
         where = np.unravel_index(at, array.shape)
@@ -105,7 +109,7 @@ def _finite(array, name):
 
 def samples(X, width, dtype, name="X"):
     """(X as a C-ordered (m, width) array of ``dtype``, whether X was one 1-D sample)."""
-    array = _numeric(X, name)
+    array = numeric(X, name)
     one = array.ndim == 1
     if array.ndim not in (1, 2) or array.shape[-1] != width:
         raise ValueError(
@@ -114,7 +118,7 @@ def samples(X, width, dtype, name="X"):
     if array.ndim == 2 and array.shape[0] == 0:
         raise ValueError(f"{name}: empty batch, shape {array.shape}; give at least one sample")
     array = np.ascontiguousarray(array, dtype=dtype)
-    _finite(array, name)
+    finite(array, name)
     return (array.reshape(1, width) if one else array), one
 
 
@@ -124,10 +128,10 @@ def targets(T, loss, m, one, width, dtype, name="T"):
     Squared-error losses take rows shaped like the output.  ``cross_entropy``
     also takes integer class labels, one per sample.
     """
-    array = _numeric(T, name)
+    array = numeric(T, name)
     rows_shape = (width,) if one else (m, width)
-    if loss == losses.CROSS_ENTROPY and array.dtype.kind in "iu":
-        label_shape = () if one else (m,)
+    label_shape = () if one else (m,)
+    if loss == losses.CROSS_ENTROPY and array.dtype.kind in "iu" and array.ndim <= 1:
         if array.shape != label_shape:
             raise ValueError(
                 f"{name}: integer class labels must have shape {label_shape} to match X, "
@@ -142,14 +146,14 @@ def targets(T, loss, m, one, width, dtype, name="T"):
     if array.shape != rows_shape:
         hint = ""
         if loss == losses.CROSS_ENTROPY:
-            hint = f" or integer class labels of shape {() if one else (m,)}"
+            hint = f" or integer class labels of shape {label_shape}"
         elif array.shape == (m,) and width == 1:
             hint = "; use T.reshape(-1, 1)"
         raise ValueError(
             f"{name}: expected shape {rows_shape} (one row of {width} outputs per sample "
             f"of X){hint}, got {array.shape}")
     array = np.ascontiguousarray(array, dtype=dtype)
-    _finite(array, name)
+    finite(array, name)
     return array.reshape(m, width), NO_LABELS
 
 
@@ -161,3 +165,37 @@ def _no_rows(width, dtype):
     # Kernels take targets and labels together; the unused one is empty.
     # Cached so that a call allocates nothing for it.
     return np.empty((0, width), dtype)
+
+
+def _real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise TypeError(f"{name}: expected a finite real number, got {value!r}")
+    return float(value)
+
+
+def positive_number(value, name):
+    value = _real(value, name)
+    if value <= 0:
+        raise ValueError(f"{name}: expected a positive number, got {value}")
+    return value
+
+
+def nonnegative_number(value, name):
+    value = _real(value, name)
+    if value < 0:
+        raise ValueError(f"{name}: expected a number >= 0, got {value}")
+    return value
+
+
+def fraction(value, name):
+    """A number in [0, 1), such as a momentum or a decay rate."""
+    value = _real(value, name)
+    if not 0 <= value < 1:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value}")
+    return value
+
+
+def count(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)

@@ -3,23 +3,33 @@ import threading
 
 import numpy as np
 
-from . import _checks, layout
+from . import _checks, io, layout, training
+from ._kernels import optim as _optim
 from ._kernels import passes
+from ._kernels import training as _kt
+from ._kernels.losses import CROSS_ENTROPY
 
 # Initialisation by activation: He for the relu family, Glorot otherwise.
 _HE = ("relu", "leaky_relu", "softplus")
-# Workspaces kept per thread, one per batch size; fit uses at most two.
-_MAX_WORKSPACES = 4
+# forward runs this many rows per pass, so predicting on a large set needs
+# buffers for this many rows only.
+_CHUNK = 1024
 
 
 class _Workspace:
-    """Forward/backward buffers for one batch size, reused across calls."""
+    """Forward/backward buffers for up to ``rows`` samples, reused across calls.
 
-    def __init__(self, m, units, widest, dtype):
-        self.pre = np.empty(m * units, dtype)     # X_i of every layer
-        self.out = np.empty(m * units, dtype)     # Y_i of every layer
-        self.delta = np.empty(m * widest, dtype)  # K_i, ping-pong with spare
-        self.spare = np.empty(m * widest, dtype)
+    Blocks of a batch of m rows start at m times a per-sample offset, so a
+    workspace serves every batch of at most ``rows`` samples.
+    """
+
+    def __init__(self, rows, units, widest, n_params, dtype):
+        self.rows = rows
+        self.pre = np.empty(rows * units, dtype)     # X_i of every layer
+        self.out = np.empty(rows * units, dtype)     # Y_i of every layer
+        self.delta = np.empty(rows * widest, dtype)  # K_i, ping-pong with spare
+        self.spare = np.empty(rows * widest, dtype)
+        self.grad = np.empty(n_params, dtype)        # train_step's gradient
 
 
 class Network:
@@ -106,13 +116,14 @@ class Network:
 
     @params.setter
     def params(self, values):
-        values = np.asarray(values)
+        values = _checks.numeric(values, "params")
         if values.shape != self._params.shape:
             raise ValueError(
                 f"params: expected shape {self._params.shape}, got {values.shape}")
-        values = _checks.samples(values.reshape(1, -1), values.size, self._dtype, "params")[0]
+        values = np.ascontiguousarray(values, dtype=self._dtype)
+        _checks.finite(values, "params")
         # Copy in place so weights, biases and anything else holding a view stay valid.
-        self._params[...] = values[0]
+        self._params[...] = values
 
     def split(self, flat):
         """(weights, biases) as lists of views into ``flat``, a 1-D array in the
@@ -131,15 +142,14 @@ class Network:
     # --- buffers ---------------------------------------------------------
 
     def _workspace(self, m):
-        # Per thread, so that concurrent calls on one network never share buffers.
-        spaces = getattr(self._local, "spaces", None)
-        if spaces is None:
-            spaces = self._local.spaces = {}
-        space = spaces.get(m)
-        if space is None:
-            if len(spaces) >= _MAX_WORKSPACES:
-                spaces.pop(next(iter(spaces)))
-            space = spaces[m] = _Workspace(m, self._units, self._widest, self._dtype)
+        """This thread's workspace, grown to at least m rows.
+
+        Per thread, so concurrent calls on one network never share buffers.
+        """
+        space = getattr(self._local, "space", None)
+        if space is None or space.rows < m:
+            space = self._local.space = _Workspace(
+                m, self._units, self._widest, self._params.size, self._dtype)
         return space
 
     def __getstate__(self):
@@ -155,10 +165,13 @@ class Network:
     def forward(self, X):
         """Network outputs for X: (m, sizes[0]) -> (m, sizes[-1]); 1-D -> 1-D."""
         X, one = _checks.samples(X, self._sizes[0], self._dtype)
-        space = self._workspace(X.shape[0])
-        y = passes.forward(self._params, self._layers, X, space.pre, space.out)
-        y = y.copy()
+        chunk = min(X.shape[0], _CHUNK)
+        space = self._workspace(chunk)
+        y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
+        passes.predict(self._params, self._layers, X, chunk, space.pre, space.out, y)
         return y[0] if one else y
+
+    predict = forward
 
     def loss_and_gradient(self, X, T, loss="sse", *, input_gradient=False):
         """Loss of the batch and its gradient with respect to every parameter.
@@ -198,3 +211,120 @@ class Network:
         if not input_gradient:
             return value, grad
         return value, grad, (grad_inp[0] if one else grad_inp)
+
+    # --- training --------------------------------------------------------
+
+    def train_step(self, X, T, optimizer, loss="sse"):
+        """One forward, backward and update on one batch, in one compiled call.
+
+        Returns the batch loss before the update.  Raises
+        ``fastbp.DivergenceError`` (a ``FloatingPointError``), leaving the
+        parameters and the optimizer as they were, when the loss, the gradient
+        or the updated parameters would not be finite.
+        """
+        from .optimizers import Optimizer
+
+        code = _checks.loss_code(loss, self._activations[-1])
+        X, one = _checks.samples(X, self._sizes[0], self._dtype)
+        m = X.shape[0]
+        target, labels = _checks.targets(T, code, m, one, self._sizes[-1], self._dtype)
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
+                            f"got {type(optimizer).__name__}")
+        kind, hyper, state, count = optimizer._kernel_args(self._params)
+        space = self._workspace(m)
+        value, status = _kt.step(
+            self._params, self._layers, code, X, target, labels, space.pre, space.out,
+            space.delta, space.spare, space.grad, self._no_grad_inp, kind, hyper, state, count)
+        if status != _optim.OK:
+            raise training.divergence(status, optimizer.epoch, 0)
+        return value
+
+    def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse",
+            shuffle=True, seed=None, validation_data=None, progress=True,
+            patience=None, min_delta=0.0, callbacks=()):
+        """Train on (X, T) for ``epochs`` passes; each epoch is one compiled call.
+
+        Parameters
+        ----------
+        X, T : array_like
+            Inputs (m, sizes[0]) and targets, as for ``loss_and_gradient``.
+        epochs : int
+            Passes over the data.
+        batch_size : int
+            Samples per update; the last batch of an epoch may be smaller.
+        optimizer : fastbp optimizer, default ``fastbp.Adam()``
+            Keeps its state across calls, so ``fit`` can be called again to
+            continue.  Its ``lr`` may be a schedule, evaluated per epoch.
+        loss : {"sse", "mse", "cross_entropy"}
+        shuffle : bool
+            Reshuffle the samples (by index; the data is never copied) every epoch.
+        seed : int or None
+            Seeds the shuffling: the same seed, network and data give
+            bit-identical parameters.
+        validation_data : (X_val, T_val), optional
+            Evaluated after every epoch: loss, and accuracy for cross_entropy.
+        progress : bool
+            Show a progress bar (tqdm's when installed) when stderr is a terminal.
+        patience : int or None
+            Early stopping: stop when the validation loss (the training loss
+            without validation data) has not improved by more than
+            ``min_delta`` for ``patience`` epochs, and restore the best parameters.
+        callbacks : sequence of callables
+            Each called as ``callback(net, history)`` after every epoch;
+            training stops when one returns True.
+
+        Returns
+        -------
+        fastbp.History
+            Interrupting with Ctrl-C ends training after the running epoch's
+            compiled call and returns the history so far
+            (``history.interrupted`` is True).
+        """
+        return training.fit(
+            self, X, T, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+            loss=loss, shuffle=shuffle, seed=seed, validation_data=validation_data,
+            progress_bar=progress, patience=patience, min_delta=min_delta,
+            callbacks=callbacks)
+
+    # --- predictions -----------------------------------------------------
+
+    def _require_softmax(self, what):
+        if self._activations[-1] != "softmax":
+            raise ValueError(f"{what} needs a softmax output layer; this network's last "
+                             f"activation is {self._activations[-1]!r}")
+
+    def predict_proba(self, X):
+        """Class probabilities (the softmax outputs), (m, n_classes)."""
+        self._require_softmax("predict_proba")
+        return self.forward(X)
+
+    def predict_classes(self, X):
+        """Most probable class of each sample, int64 (m,)."""
+        self._require_softmax("predict_classes")
+        return np.argmax(self.forward(X), axis=-1)
+
+    def score(self, X, T):
+        """Accuracy for a softmax output (T: labels or one-hot rows), else R².
+
+        R² is the coefficient of determination averaged over the outputs, as
+        scikit-learn's ``r2_score`` with ``multioutput="uniform_average"``.
+        """
+        if self._activations[-1] == "softmax":
+            X, one = _checks.samples(X, self._sizes[0], self._dtype)
+            target, labels = _checks.targets(T, CROSS_ENTROPY, X.shape[0], one,
+                                             self._sizes[-1], self._dtype)
+            truth = labels if labels.size else np.argmax(target, axis=1)
+            return float(np.mean(self.predict_classes(X) == truth))
+        Y = self.forward(X)
+        T = np.asarray(T, dtype=np.float64).reshape(Y.shape)
+        residual = ((T - Y) ** 2).sum(axis=0)
+        total = ((T - T.mean(axis=0)) ** 2).sum(axis=0)
+        return float(np.mean(1.0 - residual / np.where(total > 0, total, 1.0)))
+
+    # --- files -----------------------------------------------------------
+
+    def save(self, path, optimizer=None):
+        """Write the network (and the optimizer's state, to resume training) to
+        ``path`` as ``.npz``; read it back with ``fastbp.load``."""
+        io.save(self, path, optimizer)

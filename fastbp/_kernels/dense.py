@@ -8,7 +8,7 @@ operands, i.e. runs at unit stride.
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
 def forward(weights, biases, inp, pre):
     """pre = inp A^T + 1 B^T: the derivation's X = A Y + B, one row per sample."""
     m, n_in = inp.shape
@@ -21,7 +21,7 @@ def forward(weights, biases, inp, pre):
             pre[s, j] = acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
 def parameter_gradient(delta, inp, grad_w, grad_b):
     """dL/dA = K^T Y (summed over samples), dL/dB = K^T 1."""
     m, n_in = inp.shape
@@ -36,7 +36,7 @@ def parameter_gradient(delta, inp, grad_w, grad_b):
                 grad_w[j, k] += d * inp[s, k]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
 def input_gradient(delta, weights, grad_in):
     """grad_in = K A: the derivation's A^T K, one row per sample."""
     m, n_out = delta.shape

@@ -53,6 +53,15 @@ def forward(params, layers, inp, pre, out):
 
 
 @njit(cache=True, nogil=True)
+def predict(params, layers, X, chunk, pre, out, result):
+    """Outputs of the network for every row of X, ``chunk`` rows at a time."""
+    n = X.shape[0]
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        result[lo:hi] = forward(params, layers, X[lo:hi], pre, out)
+
+
+@njit(cache=True, nogil=True)
 def output_delta(loss, layers, pre, out, target, labels, delta):
     """Loss of the last forward pass; writes K_n into the start of ``delta``."""
     m = target.shape[0] if labels.size == 0 else labels.size

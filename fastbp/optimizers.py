@@ -1,0 +1,185 @@
+"""Optimizers with the semantics of their ``torch.optim`` namesakes.
+
+An optimizer holds hyperparameters and, once it has been used with a network,
+its state: two arrays in the parameter layout (momentum or moment estimates)
+and the number of updates done.  Every update is one compiled loop over the
+flat parameters (``_kernels.optim.update``).  Gradient clipping by global norm
+(torch's ``clip_grad_norm_``) is part of the update: ``clip_norm=...``.
+"""
+import numpy as np
+
+from . import _checks, schedules
+from ._kernels import optim as _k
+
+
+class Optimizer:
+    """Base class.  ``lr`` is a float or a schedule (``fastbp.StepDecay`` ...)."""
+
+    _kind = None
+
+    def __init__(self, lr, weight_decay, clip_norm):
+        if isinstance(lr, schedules.Schedule):
+            self.lr = lr
+        else:
+            self.lr = _checks.positive_number(lr, "lr")
+        self.weight_decay = _checks.nonnegative_number(weight_decay, "weight_decay")
+        self.clip_norm = None if clip_norm is None else _checks.positive_number(clip_norm, "clip_norm")
+        self.epoch = 0  # epochs completed: the schedule's clock, advanced by ``fit``
+        self._hyper = np.zeros(_k.N_HYPER)
+        self._state = None
+        self._count = np.zeros(1, dtype=np.int64)
+
+    # --- what the kernels need -------------------------------------------
+
+    def learning_rate(self, epoch=None):
+        """The learning rate at ``epoch`` (default: the current one)."""
+        epoch = self.epoch if epoch is None else epoch
+        return self.lr(epoch) if callable(self.lr) else self.lr
+
+    def _kernel_args(self, params):
+        """(kind, hyper, state, count) for an update of ``params``."""
+        if self._state is None:
+            self._state = np.zeros((2, params.size), params.dtype)
+        elif self._state.shape[1] != params.size or self._state.dtype != params.dtype:
+            raise ValueError(
+                f"optimizer: its state is for {self._state.shape[1]} parameters of "
+                f"{self._state.dtype}, but this network has {params.size} of {params.dtype}; "
+                "use one optimizer per network, or call optimizer.reset()")
+        h = self._hyper
+        h[_k.LR] = self.learning_rate()
+        h[_k.DECAY] = self.weight_decay
+        h[_k.MAX_NORM] = 0.0 if self.clip_norm is None else self.clip_norm
+        self._fill(h)
+        return self._kind, h, self._state, self._count
+
+    def _fill(self, hyper):
+        raise NotImplementedError
+
+    # --- state -----------------------------------------------------------
+
+    @property
+    def steps(self):
+        """Number of updates applied so far."""
+        return int(self._count[0])
+
+    def reset(self):
+        """Forget the state, as a newly made optimizer."""
+        self._state = None
+        self._count[0] = 0
+        self.epoch = 0
+
+    def config(self):
+        """Hyperparameters as a JSON-ready dict (``from_config`` rebuilds the optimizer)."""
+        lr = self.lr.config() if isinstance(self.lr, schedules.Schedule) else self.lr
+        return {"type": type(self).__name__, "lr": lr, **{f: getattr(self, f) for f in self._fields}}
+
+    def state_dict(self):
+        """Everything needed to resume exactly: config, state arrays, step and epoch."""
+        return {"config": self.config(), "steps": self.steps, "epoch": self.epoch,
+                "state": None if self._state is None else self._state.copy()}
+
+    def load_state_dict(self, saved):
+        """Restore what ``state_dict`` returned (the hyperparameters included)."""
+        fresh = from_config(saved["config"])
+        state = saved["state"]
+        if state is not None:
+            state = np.array(state)
+            if state.ndim != 2 or state.shape[0] != 2 or state.dtype.kind != "f":
+                raise ValueError(f"state: expected a float array of shape (2, n_params), got "
+                                 f"{state.dtype} {state.shape}")
+        self.__dict__.update({k: v for k, v in fresh.__dict__.items()
+                              if not k.startswith("_")})
+        self._state = state
+        self._count[0] = int(saved["steps"])
+        self.epoch = int(saved["epoch"])
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "type")
+        return f"{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as ``torch.optim.SGD`` (dampening 0).
+
+    ``buf = momentum * buf + g``; the step is ``g + momentum * buf`` with
+    Nesterov, ``buf`` without; weight decay adds ``weight_decay * p`` to g.
+    """
+
+    _kind = _k.SGD
+    _fields = ("momentum", "nesterov", "weight_decay", "clip_norm")
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, clip_norm=None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.momentum = _checks.fraction(momentum, "momentum")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _fill(self, h):
+        h[_k.A] = self.momentum
+        h[_k.FLAG] = self.nesterov
+
+
+class Adam(Optimizer):
+    """Adam, as ``torch.optim.Adam`` (weight decay added to the gradient)."""
+
+    _kind = _k.ADAM
+    _decoupled = False
+    _fields = ("betas", "eps", "weight_decay", "clip_norm")
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip_norm=None):
+        super().__init__(lr, weight_decay, clip_norm)
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}") from None
+        self.betas = (_checks.fraction(beta1, "betas[0]"), _checks.fraction(beta2, "betas[1]"))
+        self.eps = _checks.nonnegative_number(eps, "eps")
+
+    def _fill(self, h):
+        h[_k.A], h[_k.B] = self.betas
+        h[_k.EPS] = self.eps
+        h[_k.FLAG] = self._decoupled
+
+
+class AdamW(Adam):
+    """AdamW, as ``torch.optim.AdamW``: decoupled weight decay ``p *= 1 - lr * wd``."""
+
+    _decoupled = True
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, clip_norm=None):
+        super().__init__(lr, betas, eps, weight_decay, clip_norm)
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as ``torch.optim.RMSprop`` (not centered)."""
+
+    _kind = _k.RMSPROP
+    _fields = ("alpha", "eps", "momentum", "weight_decay", "clip_norm")
+
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
+                 clip_norm=None):
+        super().__init__(lr, weight_decay, clip_norm)
+        self.alpha = _checks.fraction(alpha, "alpha")
+        self.eps = _checks.nonnegative_number(eps, "eps")
+        self.momentum = _checks.fraction(momentum, "momentum")
+
+    def _fill(self, h):
+        h[_k.A] = self.momentum
+        h[_k.B] = self.alpha
+        h[_k.EPS] = self.eps
+
+
+_TYPES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}
+
+
+def from_config(config):
+    """An optimizer from ``Optimizer.config()`` output."""
+    config = dict(config)
+    kind = config.pop("type", None)
+    if kind not in _TYPES:
+        raise ValueError(f"optimizer: unknown type {kind!r}; valid types are {sorted(_TYPES)}")
+    config["lr"] = schedules.from_config(config["lr"])
+    if "betas" in config:
+        config["betas"] = tuple(config["betas"])
+    return _TYPES[kind](**config)

@@ -1,0 +1,135 @@
+"""``fit``: whole epochs in compiled calls, with the bookkeeping around them.
+
+Per epoch, Python does only what is per epoch: the learning-rate schedule,
+one compiled call that runs every batch (``_kernels.training.epoch``), the
+validation pass, early stopping, callbacks and the progress bar.
+"""
+import time
+
+import numpy as np
+
+from . import _checks, progress
+from ._kernels import optim as _optim
+from ._kernels import training as _kt
+from ._kernels.losses import CROSS_ENTROPY
+from .errors import DivergenceError
+from .history import History
+
+EVAL_CHUNK = 1024  # rows per compiled validation pass: bounds its workspace
+
+_REASONS = {
+    _optim.BAD_LOSS: "the loss is not finite",
+    _optim.BAD_GRADIENT: "the gradient is not finite",
+    _optim.BAD_STEP: "the update would make a parameter non-finite",
+}
+
+
+def divergence(status, epoch, batch):
+    return DivergenceError(
+        f"training diverged at epoch {epoch}, batch {batch}: {_REASONS[status]}; the "
+        "parameters from before this batch are kept (try a smaller learning rate, "
+        "gradient clipping with clip_norm=..., or scaling the inputs)", epoch, batch)
+
+
+def _seed_state(seed):
+    """The shuffle generator's state (one uint64) from ``seed``."""
+    entropy = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint32)
+    return np.array([int(entropy[0]) << 32 | int(entropy[1])], dtype=np.uint64)
+
+
+def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
+        validation_data, progress_bar, patience, min_delta, callbacks):
+    from .optimizers import Adam, Optimizer
+
+    # --- everything is checked before anything is touched ---------------
+    code = _checks.loss_code(loss, net.activations[-1])
+    X, one = _checks.samples(X, net.sizes[0], net.dtype)
+    if one:
+        raise ValueError(f"X: fit needs a batch of shape (m, {net.sizes[0]}), got a 1-D sample")
+    n = X.shape[0]
+    target, labels = _checks.targets(T, code, n, False, net.sizes[-1], net.dtype)
+    epochs = _checks.count(epochs, "epochs", 0)
+    batch_size = min(_checks.count(batch_size, "batch_size", 1), n)
+    optimizer = Adam() if optimizer is None else optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.Adam(), "
+                        f"got {type(optimizer).__name__}")
+    if patience is not None:
+        patience = _checks.count(patience, "patience", 1)
+    min_delta = _checks.nonnegative_number(min_delta, "min_delta")
+    callbacks = list(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}]: expected a callable, got {callback!r}")
+    validation = None
+    if validation_data is not None:
+        try:
+            Xv, Tv = validation_data
+        except (TypeError, ValueError):
+            raise ValueError("validation_data: expected a pair (X_val, T_val)") from None
+        Xv, one_v = _checks.samples(Xv, net.sizes[0], net.dtype, "validation_data[0]")
+        validation = (Xv,) + _checks.targets(Tv, code, Xv.shape[0], one_v, net.sizes[-1],
+                                             net.dtype, "validation_data[1]")
+    kind, hyper, state, count = optimizer._kernel_args(net.params)
+
+    # --- buffers for the whole run: the steps allocate nothing ------------
+    space = net._workspace(max(batch_size, EVAL_CHUNK if validation else 1))
+    xb = np.empty((batch_size, net.sizes[0]), net.dtype)
+    tb = target[:0] if labels.size else np.empty((batch_size, net.sizes[-1]), net.dtype)
+    lb = np.empty(batch_size, np.int64) if labels.size else labels
+    order = np.arange(n, dtype=np.int64)
+    rng = _seed_state(seed)
+
+    history = History()
+    best_score, best_params, waited = np.inf, None, 0
+    bar = progress.bar(progress_bar, epochs)
+    first = optimizer.epoch  # a schedule continues where the optimizer left off
+    try:
+        for epoch in range(epochs):
+            optimizer.epoch = first + epoch
+            kind, hyper, state, count = optimizer._kernel_args(net.params)
+            start = time.perf_counter()
+            value, done, status = _kt.epoch(
+                net.params, net._layers, code, X, target, labels, batch_size, order, rng,
+                shuffle, xb, tb, lb, space.pre, space.out, space.delta, space.spare,
+                space.grad, net._no_grad_inp, kind, hyper, state, count)
+            elapsed = time.perf_counter() - start
+            if status != _optim.OK:
+                raise divergence(status, epoch, done)
+            optimizer.epoch = first + epoch + 1
+            history.loss.append(value)
+            history.time.append(elapsed)
+            text = f"loss {value:.4g}"
+            score = value
+            if validation is not None:
+                val_loss, correct = _kt.evaluate(
+                    net.params, net._layers, code, *validation, EVAL_CHUNK,
+                    space.pre, space.out, space.delta)
+                history.val_loss.append(val_loss)
+                text += f"  val_loss {val_loss:.4g}"
+                if code == CROSS_ENTROPY:
+                    history.val_accuracy.append(correct / validation[0].shape[0])
+                    text += f"  val_acc {history.val_accuracy[-1]:.4f}"
+                score = val_loss
+            bar.update(text)
+            if patience is not None:
+                if score < best_score - min_delta:
+                    best_score, best_params, waited = score, net.params.copy(), 0
+                    history.best_epoch = epoch
+                else:
+                    waited += 1
+                    if waited >= patience:
+                        history.stopped_early = True
+            if any([bool(callback(net, history)) for callback in callbacks]):
+                break
+            if history.stopped_early:
+                break
+    except KeyboardInterrupt:
+        # Python delivers Ctrl-C between bytecodes, so the compiled epoch has
+        # finished: the parameters are those of its last completed step.
+        history.interrupted = True
+    finally:
+        bar.close()
+    if best_params is not None and not history.interrupted:
+        net.params[...] = best_params
+    return history
