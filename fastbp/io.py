@@ -30,6 +30,9 @@ def save(net, path, optimizer=None):
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".fastbp-", suffix=".npz")
     try:
+        # mkstemp makes the file private (0o600); give it the mode a plain
+        # open() would, so replacing the target does not change who can read it.
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
             f.flush()
@@ -40,9 +43,18 @@ def save(net, path, optimizer=None):
         raise
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _read(path):
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not an .npz archive")
+        with data:
             return {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise
@@ -58,6 +70,8 @@ def load(path, optimizer=False):
     data = _read(path)
     try:
         meta = json.loads(str(data["meta"]))
+        if not isinstance(meta, dict):
+            raise ValueError("its metadata is not a JSON object")
         if meta.get("format") != FORMAT:
             raise ValueError("its metadata does not name the fastbp format")
         if meta.get("version") != VERSION:
@@ -74,9 +88,13 @@ def load(path, optimizer=False):
             saved = dict(meta["optimizer"], state=data.get("optimizer_state"))
             opt = from_config(saved["config"])
             opt.load_state_dict(saved)
-            if opt._state is not None and opt._state.shape != (2, net.n_params):
-                raise ValueError(f"optimizer_state has shape {opt._state.shape}, expected "
-                                 f"{(2, net.n_params)}")
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            state = opt._state
+            if state is not None and (state.shape != (2, net.n_params)
+                                      or state.dtype != net.dtype):
+                raise ValueError(f"optimizer_state has {state.dtype} {state.shape}, the "
+                                 f"network needs {net.dtype} {(2, net.n_params)}")
+    except KeyError as exc:
+        raise ValueError(f"{path}: not a valid fastbp file: no entry {exc}") from None
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: not a valid fastbp file: {exc}") from None
     return (net, opt) if optimizer else net

@@ -7,7 +7,7 @@ from . import _checks, io, layout, training
 from ._kernels import optim as _optim
 from ._kernels import passes
 from ._kernels import training as _kt
-from ._kernels.losses import CROSS_ENTROPY
+from ._kernels.losses import CROSS_ENTROPY, MSE
 
 # Initialisation by activation: He for the relu family, Glorot otherwise.
 _HE = ("relu", "leaky_relu", "softplus")
@@ -316,11 +316,20 @@ class Network:
                                              self._sizes[-1], self._dtype)
             truth = labels if labels.size else np.argmax(target, axis=1)
             return float(np.mean(self.predict_classes(X) == truth))
+        X, one = _checks.samples(X, self._sizes[0], self._dtype)
+        T = _checks.numeric(T, "T")
+        if T.ndim == 1 and not one and self._sizes[-1] == 1:
+            T = T.reshape(-1, 1)  # scikit-learn's y of shape (m,) for one output
+        T = _checks.targets(T, MSE, X.shape[0], one, self._sizes[-1], np.float64)[0]
         Y = self.forward(X)
-        T = np.asarray(T, dtype=np.float64).reshape(Y.shape)
         residual = ((T - Y) ** 2).sum(axis=0)
         total = ((T - T.mean(axis=0)) ** 2).sum(axis=0)
-        return float(np.mean(1.0 - residual / np.where(total > 0, total, 1.0)))
+        # As r2_score: an output whose target is constant scores 1 if predicted
+        # exactly, else 0.
+        constant = total == 0
+        r2 = np.where(constant, np.where(residual == 0, 1.0, 0.0),
+                      1.0 - residual / np.where(constant, 1.0, total))
+        return float(np.mean(r2))
 
     # --- files -----------------------------------------------------------
 

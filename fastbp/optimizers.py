@@ -49,6 +49,7 @@ class Optimizer:
         h[_k.LR] = self.learning_rate()
         h[_k.DECAY] = self.weight_decay
         h[_k.MAX_NORM] = 0.0 if self.clip_norm is None else self.clip_norm
+        h[_k.LIMIT] = np.finfo(params.dtype).max
         self._fill(h)
         return self._kind, h, self._state, self._count
 
@@ -80,6 +81,10 @@ class Optimizer:
 
     def load_state_dict(self, saved):
         """Restore what ``state_dict`` returned (the hyperparameters included)."""
+        kind = saved["config"].get("type")
+        if kind != type(self).__name__:
+            raise ValueError(f"state: saved by a {kind} optimizer, not by {type(self).__name__}; "
+                             f"rebuild it with fastbp.optimizers.from_config(state['config'])")
         fresh = from_config(saved["config"])
         state = saved["state"]
         if state is not None:

@@ -4,3 +4,50 @@ Kernels take only arrays and scalars, write into buffers they are given, and
 never validate: the Python layer (``fastbp.network``, ``fastbp._checks``) is the
 one door where input is checked, converted and allocated.
 """
+import functools
+import hashlib
+import pathlib
+
+from numba import njit
+
+
+def _drop_stale_cache():
+    """Delete cached kernels compiled from other versions of these sources.
+
+    numba keys a kernel's cache on its own file only, so a kernel that calls a
+    helper from another module keeps running the helper's old code after an
+    edit.  A digest of the whole package, kept beside the cache, catches that.
+    Only the default cache (``__pycache__`` here) is looked after; nothing
+    happens where it is not writable.
+    """
+    here = pathlib.Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(here.glob("*.py")):
+        digest.update(path.read_bytes())
+    cache = here / "__pycache__"
+    stamp = cache / "fastbp-kernels.sha256"
+    try:
+        if stamp.read_text() == digest.hexdigest():
+            return
+    except OSError:
+        pass
+    try:
+        cache.mkdir(exist_ok=True)
+        for path in list(cache.glob("*.nbi")) + list(cache.glob("*.nbc")):
+            path.unlink()
+        stamp.write_text(digest.hexdigest())
+    except OSError:
+        pass
+
+
+_drop_stale_cache()
+
+# Every kernel is cached on disk, releases the GIL, and divides as NumPy does
+# (x / 0 gives inf or nan): Python's ZeroDivisionError check is a branch in
+# every division, which stops LLVM from vectorising the loop around it.
+jit = functools.partial(njit, cache=True, nogil=True, error_model="numpy")
+
+# fastmath flags for loops whose sums may be reordered (so they vectorise).
+# Never "nnan" or "ninf": NaN and infinity must keep their meaning, since
+# divergence is detected by them.
+REORDER = {"reassoc", "contract", "nsz", "arcp"}

@@ -1,17 +1,15 @@
 """One dispatch over both kinds of activation, by integer code."""
-from numba import njit
-
-from . import elementwise, vector
+from . import elementwise, jit, vector
 
 CODES = {**elementwise.CODES, **vector.CODES}
 
 
-@njit(cache=True, nogil=True)
+@jit
 def is_vector(code):
     return code >= vector.BASE
 
 
-@njit(cache=True, nogil=True)
+@jit
 def forward(code, pre, out):
     """out = f(pre) for a (samples x features) block."""
     if is_vector(code):
@@ -20,7 +18,7 @@ def forward(code, pre, out):
         elementwise.forward(code, pre, out)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def vjp_inplace(code, out, g):
     """g <- J^T g for every sample row, J taken at the outputs ``out``."""
     if is_vector(code):
@@ -29,7 +27,7 @@ def vjp_inplace(code, out, g):
         elementwise.vjp_inplace(code, out, g)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def jacobian(code, x, y, jac):
     """Explicit Jacobian at one sample x (y receives f(x)); jac is n x n."""
     n = x.size

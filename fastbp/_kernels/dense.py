@@ -5,10 +5,10 @@ pass data, so a batch needs no transpose.  A weight matrix A is (n_out, n_in),
 C order.  In every loop nest below the innermost loop walks a row of both
 operands, i.e. runs at unit stride.
 """
-from numba import njit
+from . import REORDER, jit
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+@jit(fastmath=REORDER)
 def forward(weights, biases, inp, pre):
     """pre = inp A^T + 1 B^T: the derivation's X = A Y + B, one row per sample."""
     m, n_in = inp.shape
@@ -21,7 +21,7 @@ def forward(weights, biases, inp, pre):
             pre[s, j] = acc
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+@jit(fastmath=REORDER)
 def parameter_gradient(delta, inp, grad_w, grad_b):
     """dL/dA = K^T Y (summed over samples), dL/dB = K^T 1."""
     m, n_in = inp.shape
@@ -36,7 +36,7 @@ def parameter_gradient(delta, inp, grad_w, grad_b):
                 grad_w[j, k] += d * inp[s, k]
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+@jit(fastmath=REORDER)
 def input_gradient(delta, weights, grad_in):
     """grad_in = K A: the derivation's A^T K, one row per sample."""
     m, n_out = delta.shape

@@ -3,15 +3,14 @@
 The loss is accumulated in float64 whatever the network's dtype.
 """
 import numpy as np
-from numba import njit
 
-from . import activations
+from . import activations, fastfn, jit
 
 SSE, MSE, CROSS_ENTROPY = range(3)
 CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
 
 
-@njit(cache=True, nogil=True)
+@jit
 def squared_error(code, out, target, act_code, delta):
     """sse (sum over all elements) or mse (mean over all elements)."""
     m, k = out.shape
@@ -26,18 +25,18 @@ def squared_error(code, out, target, act_code, delta):
     return total * scale
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _log_sum_exp(x):
     top = x[0]
     for j in range(1, x.size):
         top = max(top, x[j])
     total = 0.0
     for j in range(x.size):
-        total += np.exp(x[j] - top)
+        total += fastfn.exp(x[j] - top)
     return top + np.log(total)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def cross_entropy(pre, out, target, labels, delta):
     """Mean over the batch of -sum_j t_j log softmax(x)_j.
 

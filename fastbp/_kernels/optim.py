@@ -7,69 +7,80 @@ checks that the gradient is finite (and gets its norm, for clipping) and that
 every new value would be finite; only then does the second write.
 """
 import numpy as np
-from numba import njit
+
+from . import REORDER, jit
 
 SGD, ADAM, RMSPROP = range(3)
 # Positions in ``hyper``.  The meaning of A, B, EPS and FLAG depends on the kind:
 #   SGD:     A = momentum, FLAG = nesterov
 #   ADAM:    A = beta1, B = beta2, EPS = eps, FLAG = decoupled weight decay (AdamW)
 #   RMSPROP: A = momentum, B = alpha, EPS = eps
-LR, A, B, EPS, DECAY, FLAG, MAX_NORM = range(7)
-N_HYPER = 7
+# LIMIT is the largest finite value of the parameters' dtype.
+LR, A, B, EPS, DECAY, FLAG, MAX_NORM, LIMIT = range(8)
+N_HYPER = 8
+_FLOAT64_MAX = np.finfo(np.float64).max
 
 # Status codes shared with the training kernels.
 OK, BAD_LOSS, BAD_GRADIENT, BAD_STEP = range(4)
 
 
-@njit(cache=True, nogil=True)
-def _element(kind, hyper, step_size, root_c2, p, g, s0, s1):
-    """New (parameter, state 0, state 1) of one element; pure, writes nothing.
+# Each rule maps (parameter, gradient, state...) of one element to their new
+# values.  They write nothing, so ``update`` can run one first to check that
+# every new value is finite, then again to write.
 
-    ``step_size`` and ``root_c2`` are Adam's bias corrections, computed once per update.
-    """
-    lr, decay = hyper[LR], hyper[DECAY]
-    if kind == SGD:
-        momentum = hyper[A]
-        g = g + decay * p
-        if momentum != 0.0:
-            s0 = momentum * s0 + g
-            g = g + momentum * s0 if hyper[FLAG] != 0.0 else s0
-        return p - lr * g, s0, s1
-    if kind == ADAM:
-        beta1, beta2 = hyper[A], hyper[B]
-        if hyper[FLAG] != 0.0:
-            p = p * (1.0 - lr * decay)
-        else:
-            g = g + decay * p
-        s0 = s0 + (1.0 - beta1) * (g - s0)
-        s1 = beta2 * s1 + (1.0 - beta2) * g * g
-        denom = np.sqrt(s1) / root_c2 + hyper[EPS]
-        return p - step_size * s0 / denom, s0, s1
-    # RMSPROP
-    momentum, alpha = hyper[A], hyper[B]
+@jit(inline="always")
+def _sgd(p, g, buf, lr, decay, momentum, nesterov):
     g = g + decay * p
-    s0 = alpha * s0 + (1.0 - alpha) * g * g
-    avg = np.sqrt(s0) + hyper[EPS]
-    if momentum != 0.0:
-        s1 = momentum * s1 + g / avg
-        return p - lr * s1, s0, s1
-    return p - lr * g / avg, s0, s1
+    if momentum == 0.0:
+        return p - lr * g, buf
+    buf = momentum * buf + g
+    return p - lr * (g + momentum * buf if nesterov else buf), buf
 
 
-@njit(cache=True, nogil=True)
+@jit(inline="always")
+def _adam(p, g, m, v, lr, decay, decoupled, beta1, beta2, eps, step_size, root_c2):
+    if decoupled:
+        p = p * (1.0 - lr * decay)
+    else:
+        g = g + decay * p
+    m = m + (1.0 - beta1) * (g - m)
+    v = beta2 * v + (1.0 - beta2) * g * g
+    return p - step_size * m / (np.sqrt(v) / root_c2 + eps), m, v
+
+
+@jit(inline="always")
+def _rmsprop(p, g, sq, buf, lr, decay, alpha, eps, momentum):
+    g = g + decay * p
+    sq = alpha * sq + (1.0 - alpha) * g * g
+    avg = np.sqrt(sq) + eps
+    if momentum == 0.0:
+        return p - lr * g / avg, sq, buf
+    buf = momentum * buf + g / avg
+    return p - lr * buf, sq, buf
+
+
+@jit(fastmath=REORDER)
 def clip_scale(grad, max_norm):
     """Factor torch's clip_grad_norm_ applies (1 without clipping); NaN if grad is not finite."""
     total = 0.0
     for i in range(grad.size):
         total += grad[i] * grad[i]
-    if not np.isfinite(total):
+    # A comparison, not np.isfinite: under fastmath LLVM may fold the x - x
+    # that numba's isfinite is made of.  NaN and inf both fail it.
+    if not total <= _FLOAT64_MAX:
         return np.nan
     if max_norm <= 0.0:
         return 1.0
     return min(1.0, max_norm / (np.sqrt(total) + 1e-6))
 
 
-@njit(cache=True, nogil=True)
+@jit(inline="always")
+def _unstorable(q, limit):
+    """1.0 if q is NaN or would round to infinity in the parameters' dtype."""
+    return 0.0 if abs(q) <= limit else 1.0
+
+
+@jit
 def update(kind, hyper, state, count, params, grad):
     """Apply one update in place and add 1 to ``count[0]``; returns a status code.
 
@@ -78,27 +89,52 @@ def update(kind, hyper, state, count, params, grad):
     parameters whatever interrupts the caller.  On any status but OK nothing
     has been written.
     """
-    step = count[0] + 1
     scale = clip_scale(grad, hyper[MAX_NORM])
     if not np.isfinite(scale):
         return BAD_GRADIENT
-    step_size = hyper[LR] / (1.0 - hyper[A] ** step)
-    root_c2 = np.sqrt(1.0 - hyper[B] ** step)
-    s0 = state[0]
-    s1 = state[1]
-    for i in range(params.size):
-        p, _, _ = _element(
-            kind, hyper, step_size, root_c2, params[i], grad[i] * scale, s0[i], s1[i])
-        if not np.isfinite(p):
+    step = count[0] + 1
+    lr, decay, flag = hyper[LR], hyper[DECAY], hyper[FLAG] != 0.0
+    s0, s1 = state[0], state[1]
+    # Count the new values that would not be finite once stored.
+    limit = hyper[LIMIT]
+    check = 0.0
+    if kind == SGD:
+        for i in range(params.size):
+            q, _ = _sgd(params[i], grad[i] * scale, s0[i], lr, decay, hyper[A], flag)
+            check += _unstorable(q, limit)
+        if check != 0.0:
             return BAD_STEP
-    for i in range(params.size):
-        params[i], s0[i], s1[i] = _element(
-            kind, hyper, step_size, root_c2, params[i], grad[i] * scale, s0[i], s1[i])
+        for i in range(params.size):
+            params[i], s0[i] = _sgd(params[i], grad[i] * scale, s0[i], lr, decay, hyper[A], flag)
+    elif kind == ADAM:
+        beta1, beta2, eps = hyper[A], hyper[B], hyper[EPS]
+        step_size = lr / (1.0 - beta1 ** step)
+        root_c2 = np.sqrt(1.0 - beta2 ** step)
+        for i in range(params.size):
+            q, _, _ = _adam(params[i], grad[i] * scale, s0[i], s1[i], lr, decay, flag,
+                            beta1, beta2, eps, step_size, root_c2)
+            check += _unstorable(q, limit)
+        if check != 0.0:
+            return BAD_STEP
+        for i in range(params.size):
+            params[i], s0[i], s1[i] = _adam(params[i], grad[i] * scale, s0[i], s1[i], lr, decay,
+                                            flag, beta1, beta2, eps, step_size, root_c2)
+    else:
+        alpha, eps, momentum = hyper[B], hyper[EPS], hyper[A]
+        for i in range(params.size):
+            q, _, _ = _rmsprop(params[i], grad[i] * scale, s0[i], s1[i], lr, decay, alpha, eps,
+                               momentum)
+            check += _unstorable(q, limit)
+        if check != 0.0:
+            return BAD_STEP
+        for i in range(params.size):
+            params[i], s0[i], s1[i] = _rmsprop(params[i], grad[i] * scale, s0[i], s1[i], lr,
+                                               decay, alpha, eps, momentum)
     count[0] = step
     return OK
 
 
-@njit(cache=True, nogil=True)
+@jit
 def next_random(rng):
     """splitmix64: a small, well-mixed generator whose state is one uint64 in ``rng``."""
     rng[0] += np.uint64(0x9E3779B97F4A7C15)
@@ -108,7 +144,7 @@ def next_random(rng):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, nogil=True)
+@jit
 def shuffle(order, rng):
     """Fisher-Yates shuffle of ``order`` in place, driven by ``rng``."""
     for i in range(order.size - 1, 0, -1):

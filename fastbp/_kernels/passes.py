@@ -14,31 +14,30 @@ Gradients use the parameter layout; the deltas K_i ping-pong between two
 buffers of at least m * max(width) entries.
 """
 import numpy as np
-from numba import njit
 
-from . import activations, dense, losses
+from . import activations, dense, jit, losses
 
 N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _weights(flat, layer):
     n_in, n_out, w_off = layer[N_IN], layer[N_OUT], layer[W_OFF]
     return flat[w_off:w_off + n_out * n_in].reshape((n_out, n_in))
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _biases(flat, layer):
     start = layer[W_OFF] + layer[N_OUT] * layer[N_IN]
     return flat[start:start + layer[N_OUT]]
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _block(buf, m, offset, width):
     return buf[m * offset:m * (offset + width)].reshape((m, width))
 
 
-@njit(cache=True, nogil=True)
+@jit
 def forward(params, layers, inp, pre, out):
     """Fill X_i (``pre``) and Y_i (``out``) for every layer; return Y_n."""
     m = inp.shape[0]
@@ -52,7 +51,7 @@ def forward(params, layers, inp, pre, out):
     return y
 
 
-@njit(cache=True, nogil=True)
+@jit
 def predict(params, layers, X, chunk, pre, out, result):
     """Outputs of the network for every row of X, ``chunk`` rows at a time."""
     n = X.shape[0]
@@ -61,7 +60,7 @@ def predict(params, layers, X, chunk, pre, out, result):
         result[lo:hi] = forward(params, layers, X[lo:hi], pre, out)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def output_delta(loss, layers, pre, out, target, labels, delta):
     """Loss of the last forward pass; writes K_n into the start of ``delta``."""
     m = target.shape[0] if labels.size == 0 else labels.size
@@ -74,7 +73,7 @@ def output_delta(loss, layers, pre, out, target, labels, delta):
     return losses.squared_error(loss, y, target, last[ACT], k)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def backward(params, layers, inp, out, delta, spare, grad, grad_inp):
     """The recursion K_i = J_i^T (A_{i+1}^T K_{i+1}), dL/dA_i = K_i Y_{i-1}^T.
 
@@ -101,7 +100,7 @@ def backward(params, layers, inp, out, delta, spare, grad, grad_inp):
             dense.input_gradient(k, _weights(params, layer), grad_inp)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def first_nonfinite(a):
     """Flat index of the first NaN or infinity in ``a``, or -1 (allocates nothing)."""
     flat = a.ravel()
@@ -111,7 +110,7 @@ def first_nonfinite(a):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@jit
 def loss_and_gradient(params, layers, loss, inp, target, labels,
                       pre, out, delta, spare, grad, grad_inp):
     """forward, loss and backward in one compiled call; returns the loss."""
@@ -121,7 +120,7 @@ def loss_and_gradient(params, layers, loss, inp, target, labels,
     return value
 
 
-@njit(cache=True, nogil=True)
+@jit
 def first_out_of_range(labels, n_classes):
     """Index of the first label outside [0, n_classes), or -1."""
     for i in range(labels.size):

@@ -6,12 +6,11 @@ are gathered by index into the workspace; the data itself is never copied.
 A workspace sized for m rows serves any batch of at most m rows.
 """
 import numpy as np
-from numba import njit
 
-from . import losses, optim, passes
+from . import jit, losses, optim, passes
 
 
-@njit(cache=True, nogil=True)
+@jit
 def step(params, layers, loss, inp, target, labels, pre, out, delta, spare, grad,
          no_grad_inp, kind, hyper, state, count):
     """One forward, backward and update; returns (loss before the update, status)."""
@@ -22,13 +21,13 @@ def step(params, layers, loss, inp, target, labels, pre, out, delta, spare, grad
     return value, optim.update(kind, hyper, state, count, params, grad)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _gather(src, order, lo, dst):
     for r in range(dst.shape[0]):
         dst[r] = src[order[lo + r]]
 
 
-@njit(cache=True, nogil=True)
+@jit
 def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
           xb, tb, lb, pre, out, delta, spare, grad, no_grad_inp,
           kind, hyper, state, count):
@@ -68,7 +67,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
     return total, n_batches, optim.OK
 
 
-@njit(cache=True, nogil=True)
+@jit
 def evaluate(params, layers, loss, X, T, labels, chunk, pre, out, delta):
     """(loss over all of X in the loss's convention, correct argmax predictions).
 

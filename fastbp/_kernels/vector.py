@@ -8,8 +8,7 @@ explicit J (for verification and teaching).
 Adding a vector activation touches this module only: write its three row
 functions, give it a code in ``CODES`` and add one branch to each dispatcher.
 """
-import numpy as np
-from numba import njit
+from . import fastfn, jit
 
 # Vector codes start at BASE so one integer tells the two kinds apart.
 BASE = 16
@@ -19,7 +18,7 @@ CODES = {"softmax": SOFTMAX}
 
 # --- softmax: s = exp(x) / sum(exp(x)),  J = diag(s) - s s^T (symmetric) ---
 
-@njit(cache=True, nogil=True)
+@jit
 def softmax_value(x, y):
     top = x[0]
     for j in range(1, x.size):
@@ -27,7 +26,7 @@ def softmax_value(x, y):
     total = 0.0
     for j in range(x.size):
         # Shifting by the max keeps exp from overflowing; s is unchanged.
-        e = np.exp(x[j] - top)
+        e = fastfn.exp(x[j] - top)
         y[j] = e
         total += e
     inv = 1.0 / total
@@ -35,7 +34,7 @@ def softmax_value(x, y):
         y[j] *= inv
 
 
-@njit(cache=True, nogil=True)
+@jit
 def softmax_vjp_inplace(y, v):
     # J^T v = s * (v - s.v): O(n), never forming J.
     dot = 0.0
@@ -45,7 +44,7 @@ def softmax_vjp_inplace(y, v):
         v[j] = y[j] * (v[j] - dot)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def softmax_jacobian(y, jac):
     n = y.size
     for a in range(n):
@@ -56,14 +55,14 @@ def softmax_jacobian(y, jac):
 
 # --- dispatchers over whole (samples x features) blocks ---
 
-@njit(cache=True, nogil=True)
+@jit
 def forward(code, pre, out):
     for s in range(pre.shape[0]):
         if code == SOFTMAX:
             softmax_value(pre[s], out[s])
 
 
-@njit(cache=True, nogil=True)
+@jit
 def vjp_inplace(code, out, g):
     """g <- J^T g row by row, J evaluated at the row whose output is out."""
     for s in range(g.shape[0]):
@@ -71,7 +70,7 @@ def vjp_inplace(code, out, g):
             softmax_vjp_inplace(out[s], g[s])
 
 
-@njit(cache=True, nogil=True)
+@jit
 def jacobian_from_output(code, y, jac):
     if code == SOFTMAX:
         softmax_jacobian(y, jac)
