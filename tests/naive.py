@@ -1,0 +1,289 @@
+"""A slow, obvious NumPy reference of the backpropagation derivation.
+
+Written from DESIGN.md section 1, not from fastbp's kernels, so that the tests
+compare two independent paths to the same numbers:
+
+- feature-major, like the seed: Y_i is an n_i x m block, one sample per column;
+- forward:  X_i = A_i Y_{i-1} + B_i 1^T,   Y_i = f_i(X_i);
+- every activation has an explicit n_i x n_i Jacobian J_i = dY_i/dX_i
+  (J[a, b] = df_a/dx_b), computed from the pre-activation X_i, and the backward
+  pass multiplies by the full J_i^T one sample at a time (fastbp instead uses
+  O(n) J^T v shortcuts taken from the outputs Y_i);
+- backward: K_n = J_n^T dL/dY_n,   K_i = J_i^T (A_{i+1}^T K_{i+1}),
+            dL/dA_i = K_i Y_{i-1}^T,   dL/dB_i = K_i 1,   dL/dY_0 = A_1^T K_1.
+
+Lists are indexed like the derivation: A[i], B[i], X[i], K[i] for layers
+i = 1..n (index 0 unused) and Y[0] is the input.  Everything is float64.
+
+The last section draws the random test problems the reference is used on and
+holds the two comparisons the tests share (``relative_error``, ``assert_close``).
+"""
+import numpy as np
+
+LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
+
+
+# --- activations: values and explicit Jacobians --------------------------
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def softmax(x):
+    """Softmax of each column of an n x m block (or of one n-vector)."""
+    e = np.exp(x - x.max(axis=0))
+    return e / e.sum(axis=0)
+
+
+def activation(name, x):
+    """f(x) for an n x m block of pre-activations (softmax per column)."""
+    if name == "identity":
+        return x.copy()
+    if name == "tanh":
+        return np.tanh(x)
+    if name == "sigmoid":
+        return sigmoid(x)
+    if name == "relu":
+        return np.where(x > 0, x, 0.0)
+    if name == "leaky_relu":
+        return np.where(x > 0, x, LEAKY_SLOPE * x)
+    if name == "softplus":
+        return np.logaddexp(0.0, x)  # log(1 + e^x) without overflow
+    if name == "softmax":
+        return softmax(x)
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def derivative(name, x):
+    """f'(x) of an elementwise activation, from x itself (never from f(x))."""
+    if name == "identity":
+        return np.ones_like(x)
+    if name == "tanh":
+        return 1.0 / np.cosh(x) ** 2
+    if name == "sigmoid":
+        return sigmoid(x) * sigmoid(-x)
+    if name == "relu":
+        return np.where(x > 0, 1.0, 0.0)  # relu'(0) = 0
+    if name == "leaky_relu":
+        return np.where(x > 0, 1.0, LEAKY_SLOPE)  # the slope at 0 is 0.01
+    if name == "softplus":
+        return sigmoid(x)
+    raise ValueError(f"{name!r} is not an elementwise activation")
+
+
+def jacobian(name, x):
+    """Explicit J[a, b] = df_a/dx_b at one sample's pre-activations x (n,)."""
+    x = np.asarray(x, dtype=np.float64)
+    if name == "softmax":
+        s = softmax(x)
+        return np.diag(s) - np.outer(s, s)
+    return np.diag(derivative(name, x))
+
+
+def jacobian_transpose_times(name, X_i, V):
+    """The columns J_i(c)^T V[:, c], J_i taken at sample c's own X_i[:, c]."""
+    columns = [jacobian(name, X_i[:, c]).T @ V[:, c] for c in range(X_i.shape[1])]
+    return np.stack(columns, axis=1)
+
+
+# --- the network ---------------------------------------------------------
+
+def _columns(inputs):
+    """The API's sample-major inputs ((m, n_0) or one sample (n_0,)) as Y_0, n_0 x m."""
+    return np.atleast_2d(np.asarray(inputs, dtype=np.float64)).T
+
+
+def forward_pass(weights, biases, activations, Y0):
+    """X[1..n] and Y[0..n] for a feature-major input block Y0 (n_0 x m)."""
+    A = [None] + [np.asarray(a, dtype=np.float64) for a in weights]
+    B = [None] + [np.asarray(b, dtype=np.float64) for b in biases]
+    f = [None] + list(activations)
+    ones = np.ones(Y0.shape[1])
+    X, Y = [None], [Y0]
+    for i in range(1, len(A)):
+        X.append(A[i] @ Y[i - 1] + np.outer(B[i], ones))
+        Y.append(activation(f[i], X[i]))
+    return X, Y
+
+
+def forward(weights, biases, activations, inputs):
+    """Network output in the API's shape: (m, n_0) -> (m, n_n); (n_0,) -> (n_n,)."""
+    _, Y = forward_pass(weights, biases, activations, _columns(inputs))
+    out = Y[-1].T
+    return out[0] if np.ndim(inputs) == 1 else out
+
+
+def _target_columns(targets, loss, n_out):
+    """Targets as an n_n x m block; integer class labels become one-hot columns."""
+    targets = np.asarray(targets)
+    if loss == "cross_entropy" and targets.dtype.kind in "iu":
+        return np.eye(n_out)[np.atleast_1d(targets)].T
+    return np.atleast_2d(targets.astype(np.float64)).T
+
+
+def loss_and_output_gradient(loss, Yn, T):
+    """L and dL/dY_n (n_n x m) for the output block Yn and target block T."""
+    m = Yn.shape[1]
+    if loss == "sse":
+        return np.sum((Yn - T) ** 2), 2.0 * (Yn - T)
+    if loss == "mse":
+        return np.mean((Yn - T) ** 2), 2.0 * (Yn - T) / Yn.size
+    if loss == "cross_entropy":
+        # Yn = s = softmax(X_n).  The general chain rule, not the fused (s - t)/m:
+        # L = -sum(t log s) / m, so dL/dY_n = -t / (m s).
+        return -np.sum(T * np.log(Yn)) / m, -T / (m * Yn)
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def loss_and_gradient(weights, biases, activations, inputs, targets, loss="sse"):
+    """The loss, dL/dparams and dL/dinputs, by the derivation's recursion.
+
+    Parameters
+    ----------
+    weights, biases : lists of arrays
+        A_1..A_n, each (n_i, n_{i-1}), and B_1..B_n, each (n_i,).
+    activations : list of str
+        f_1..f_n.
+    inputs : array, (m, n_0) or (n_0,)
+        One sample per row, as in fastbp's API; 1-D is one sample.
+    targets : array
+        Shaped like the output, or integer class labels for ``cross_entropy``.
+    loss : {"sse", "mse", "cross_entropy"}
+        ``cross_entropy`` expects a softmax output layer.
+
+    Returns
+    -------
+    L : float
+    grad : 1-D array in fastbp's parameter layout (per layer: A_i row-major, then B_i)
+    grad_inputs : dL/dY_0 in the shape of ``inputs``
+    """
+    n = len(weights)
+    if loss == "cross_entropy":
+        assert activations[-1] == "softmax", "cross_entropy is defined on a softmax output"
+    A = [None] + [np.asarray(a, dtype=np.float64) for a in weights]
+    f = [None] + list(activations)
+    X, Y = forward_pass(weights, biases, activations, _columns(inputs))
+    m = Y[0].shape[1]
+    T = _target_columns(targets, loss, A[n].shape[0])
+    L, dL_dYn = loss_and_output_gradient(loss, Y[n], T)
+
+    K = [None] * (n + 1)
+    K[n] = jacobian_transpose_times(f[n], X[n], dL_dYn)
+    for i in range(n - 1, 0, -1):
+        K[i] = jacobian_transpose_times(f[i], X[i], A[i + 1].T @ K[i + 1])
+    dA = [None] + [K[i] @ Y[i - 1].T for i in range(1, n + 1)]
+    dB = [None] + [K[i] @ np.ones(m) for i in range(1, n + 1)]
+    dY0 = A[1].T @ K[1]
+
+    grad = np.concatenate([np.concatenate([dA[i].ravel(), dB[i]]) for i in range(1, n + 1)])
+    grad_inputs = dY0.T
+    return L, grad, (grad_inputs[0] if np.ndim(inputs) == 1 else grad_inputs)
+
+
+def split(flat, sizes):
+    """(weights, biases) of a flat vector in fastbp's parameter layout."""
+    weights, biases, start = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        weights.append(flat[start:start + n_out * n_in].reshape(n_out, n_in))
+        start += n_out * n_in
+        biases.append(flat[start:start + n_out])
+        start += n_out
+    return weights, biases
+
+
+# --- random test problems and comparisons -------------------------------
+
+KINK_MARGIN = 1e-3   # relu-family pre-activations stay this far from their kink at 0
+PRE_MAX = 8.0        # |pre-activations| stay below this (torch's softplus turns linear at 20)
+GRAD_SHARE = 1e-3    # every gradient block is at least this share of max(|L|, ||grad||)
+
+
+def random_targets(rng, kind, m, n_out, one):
+    """Targets for a batch of m (or one 1-D sample): regression rows, int labels
+    or probability rows (Dirichlet, so they sum to one)."""
+    if kind == "rows":
+        t = rng.normal(size=(m, n_out))
+    elif kind == "labels":
+        t = rng.integers(0, n_out, size=m)
+    elif kind == "probs":
+        t = rng.dirichlet(np.ones(n_out), size=m)
+    else:
+        raise ValueError(kind)
+    return t[0] if one else t
+
+
+def random_problem(rng, sizes, activations, m, loss, kind, max_tries=500):
+    """(params, inputs, targets) for which gradient checks are meaningful.
+
+    m=None asks for one 1-D sample.  Draws are repeated (deterministically, from
+    ``rng``) until no relu-family pre-activation lies within KINK_MARGIN of its
+    kink, every pre-activation is below PRE_MAX in size, and every layer's
+    parameter gradient and the input gradient have a norm of at least
+    GRAD_SHARE * max(|L|, ||grad||).  The last condition means a wrong layer
+    cannot hide in the norm of the whole vector, and that central differences,
+    whose rounding error is ~ eps |L| / h per entry, can resolve every block
+    (a deep stack of softmax or sigmoid layers can otherwise shrink the input
+    gradient to 1e-5 |L|, below what differences of L can see).
+    """
+    one = m is None
+    rows = 1 if one else m
+    for _ in range(max_tries):
+        blocks = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            blocks += [rng.normal(0.0, 1.0 / np.sqrt(n_in), size=n_out * n_in),
+                       rng.normal(0.0, 0.5, size=n_out)]
+        params = np.concatenate(blocks)
+        inputs = rng.normal(size=(rows, sizes[0]))
+        inputs = inputs[0] if one else inputs
+        targets = random_targets(rng, kind, rows, sizes[-1], one)
+        weights, biases = split(params, sizes)
+        X, _ = forward_pass(weights, biases, activations, _columns(inputs))
+        if any(np.abs(X[i]).max() >= PRE_MAX for i in range(1, len(X))):
+            continue
+        if any(np.abs(X[i]).min() <= KINK_MARGIN
+               for i in range(1, len(X)) if activations[i - 1] in ("relu", "leaky_relu")):
+            continue
+        L, grad, grad_inputs = loss_and_gradient(weights, biases, activations,
+                                                 inputs, targets, loss)
+        floor = GRAD_SHARE * max(abs(L), np.linalg.norm(grad))
+        norms = [np.hypot(np.linalg.norm(w), np.linalg.norm(b))
+                 for w, b in zip(*split(grad, sizes))]
+        if floor > 0 and min(norms + [np.linalg.norm(grad_inputs)]) >= floor:
+            return params, inputs, targets
+    raise RuntimeError(f"no usable problem for {sizes} {activations} in {max_tries} draws")
+
+
+def random_sizes(rng, activations):
+    """Layer widths 1..4, with a width of 1 somewhere it is meaningful.
+
+    A softmax layer gets at least 2 units (softmax of one value is the constant
+    1, whose gradient is zero), and so does a cross_entropy output.
+    """
+    depth = len(activations)
+    sizes = list(rng.integers(1, 5, size=depth + 1))
+    floor = [1] + [2 if a == "softmax" else 1 for a in activations]
+    sizes = [max(int(s), lo) for s, lo in zip(sizes, floor)]
+    free = [i for i, lo in enumerate(floor) if lo == 1]
+    sizes[free[rng.integers(len(free))]] = 1
+    return sizes
+
+
+def relative_error(actual, desired):
+    """||actual - desired|| / ||desired|| (norm-wise; 0 when both vanish)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    desired = np.asarray(desired, dtype=np.float64)
+    scale = np.linalg.norm(desired)
+    diff = np.linalg.norm(actual - desired)
+    return diff / max(scale, np.finfo(np.float64).tiny)
+
+
+def assert_close(actual, desired, rtol, what=""):
+    """Elementwise |actual - desired| <= rtol * (|desired| + max|desired|).
+
+    The absolute part is scaled by the array's largest entry, so an entry that
+    cancels to near zero is judged against the array's scale, not its own.
+    """
+    desired = np.asarray(desired, dtype=np.float64)
+    scale = np.abs(desired).max(initial=0.0)
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), desired,
+                               rtol=rtol, atol=rtol * scale, err_msg=what)
