@@ -1,0 +1,153 @@
+"""What the benchmarks share: the process environment, the workloads, seeded
+data and a plain NumPy reference to check fastbp's answers against.
+
+Importing this module changes the environment of the process (thread counts,
+numba's cache directory), so it must be imported before numba or NumPy are:
+``benchmarks/__init__.py`` imports it first for that reason.
+"""
+import hashlib
+import importlib.util
+import os
+import pathlib
+import sys
+import tempfile
+
+# One thread everywhere.  The development machine has two cores shared with
+# other jobs: a 2-thread timing turns bimodal (0.2 ms vs 24 ms) as soon as
+# another process takes a core, while single-thread timings stay put.  numba
+# reads NUMBA_NUM_THREADS and OpenBLAS its variable once, when they load, so
+# this must run before either is imported.  Set unconditionally (not
+# setdefault) so that a CI runner's own settings cannot change the numbers.
+_THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                     "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+for _name in _THREAD_VARIABLES:
+    os.environ[_name] = "1"
+
+
+def _source_digest(package="fastbp"):
+    """Hash of the installed package's Python sources, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return "unknown"
+    root = pathlib.Path(next(iter(spec.submodule_search_locations)))
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# numba's on-disk cache (cache=True) checks only the stamp of the file that
+# defines a kernel: a kernel cached before a commit edited a helper in another
+# module is loaded stale, and the benchmark times the old code.  Between asv
+# commits the installed package is replaced but stray .nbi/.nbc files are not
+# removed.  A cache directory keyed by the hash of all of fastbp's sources makes
+# every version of the code compile once into a cache of its own.
+os.environ["NUMBA_CACHE_DIR"] = str(
+    pathlib.Path(tempfile.gettempdir()) / "fastbp-bench-numba-cache" / _source_digest())
+
+if "numba" in sys.modules:  # too late for NUMBA_NUM_THREADS to take effect
+    sys.modules["numba"].set_num_threads(1)
+
+import numpy as np  # noqa: E402  (after the environment above, on purpose)
+
+import fastbp  # noqa: E402
+
+
+class Workload:
+    """One network shape, batch size and dtype to measure on."""
+
+    def __init__(self, sizes, activations, batch, dtype, seed):
+        self.sizes = tuple(sizes)
+        self.activations = tuple(activations)
+        self.batch = batch
+        self.dtype = np.dtype(dtype)
+        self.seed = seed
+        # Integer labels for a softmax output (the classification path),
+        # target rows and the derivation's sum of squares otherwise.
+        self.loss = "cross_entropy" if self.activations[-1] == "softmax" else "sse"
+
+
+WORKLOADS = {
+    "tiny": Workload([2, 16, 16, 1], ["tanh", "tanh", "identity"], 1, np.float64, 101),
+    "small": Workload([64, 128, 128, 10], ["tanh", "tanh", "softmax"], 32, np.float64, 102),
+    "mnist": Workload([784, 256, 128, 10], ["tanh", "tanh", "softmax"], 128, np.float32, 103),
+    "wide": Workload([1024, 1024, 1024, 1024], ["tanh"] * 3, 256, np.float32, 104),
+}
+WORKLOAD_NAMES = list(WORKLOADS)
+
+
+def problem(name):
+    """(network, X, T, loss) for a workload, identical on every call and commit.
+
+    Inputs are standard normal; targets are uniform in (-0.9, 0.9) (inside
+    tanh's range) for squared error, uniform class labels for cross-entropy.
+    """
+    work = WORKLOADS[name]
+    rng = np.random.default_rng(work.seed)
+    X = rng.standard_normal((work.batch, work.sizes[0])).astype(work.dtype)
+    if work.loss == "cross_entropy":
+        T = rng.integers(0, work.sizes[-1], size=work.batch, dtype=np.int64)
+    else:
+        T = rng.uniform(-0.9, 0.9, size=(work.batch, work.sizes[-1])).astype(work.dtype)
+    net = fastbp.Network(work.sizes, work.activations, dtype=work.dtype, seed=work.seed)
+    return net, X, T, work.loss
+
+
+# --- the reference: the derivation in float64 NumPy, written for reading ---
+
+def _activate(name, pre):
+    if name == "tanh":
+        return np.tanh(pre)
+    if name == "identity":
+        return pre.copy()
+    if name == "softmax":
+        shifted = np.exp(pre - pre.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+    raise NotImplementedError(f"the benchmark reference has no activation {name!r}")
+
+
+def reference(net, X, T, loss):
+    """(outputs, loss, flat gradient) of ``net`` on (X, T), in float64."""
+    weights = [w.astype(np.float64) for w in net.weights]
+    biases = [b.astype(np.float64) for b in net.biases]
+    outs = [np.asarray(X, np.float64)]
+    pres = []
+    for w, b, name in zip(weights, biases, net.activations):
+        pres.append(outs[-1] @ w.T + b)
+        outs.append(_activate(name, pres[-1]))
+    y = outs[-1]
+    m = y.shape[0]
+    if loss == "cross_entropy":
+        top = pres[-1].max(axis=1)
+        log_sum_exp = top + np.log(np.exp(pres[-1] - top[:, None]).sum(axis=1))
+        value = np.mean(log_sum_exp - pres[-1][np.arange(m), T])
+        delta = y.copy()
+        delta[np.arange(m), T] -= 1.0
+        delta /= m  # dL/dX of softmax + cross-entropy together
+    else:
+        residual = y - np.asarray(T, np.float64)
+        value = np.sum(residual ** 2)
+        delta = _through_activation(net.activations[-1], y, 2.0 * residual)
+    grads = []
+    for i in range(len(weights) - 1, -1, -1):
+        grads.append((delta.T @ outs[i], delta.sum(axis=0)))
+        if i > 0:
+            delta = _through_activation(net.activations[i - 1], outs[i], delta @ weights[i])
+    flat = np.concatenate([part.ravel() for pair in reversed(grads) for part in pair])
+    return y, float(value), flat
+
+
+def _through_activation(name, out, grad_out):
+    """dL/dpre from dL/dout for an elementwise activation, given its output."""
+    if name == "tanh":
+        return grad_out * (1.0 - out ** 2)
+    if name == "identity":
+        return grad_out
+    raise NotImplementedError(f"the benchmark reference has no derivative for {name!r}")
+
+
+def relative_error(value, expected):
+    """max |value - expected| / max |expected|: one number, scale-free."""
+    value = np.asarray(value, np.float64)
+    return float(np.max(np.abs(value - expected)) / np.max(np.abs(expected)))
