@@ -657,3 +657,32 @@ def test_fit_in_both_dtypes(dtype, loss):
                             loss=loss, seed=0, progress=False)
     assert twin_history.loss[0] == pytest.approx(history.loss[0], rel=1e-4)
     assert twin_history.loss[-1] == pytest.approx(history.loss[-1], rel=1e-2)
+
+
+def test_real_ctrl_c_during_a_compiled_epoch_stops_after_it():
+    """SIGINT delivered while the (GIL-free) epoch kernel runs: fit finishes that
+    epoch's compiled call and returns; no step is ever half done."""
+    import _thread
+    import threading
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20000, 32))
+    T = rng.normal(size=(20000, 4))
+    net = fastbp.Network([32, 64, 64, 4], ["tanh", "tanh", "identity"], seed=0)
+    net.fit(X[:64], T[:64], epochs=1, batch_size=32, optimizer=fastbp.SGD(1e-3),
+            loss="mse", progress=False)          # compile outside the timed part
+    opt = fastbp.SGD(lr=1e-3)
+    batches = 20000 // 50
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        history = net.fit(X, T, epochs=10_000, batch_size=50, optimizer=opt, loss="mse",
+                          seed=0, progress=False)
+    finally:
+        timer.cancel()
+    assert history.interrupted
+    assert len(history) < 10_000
+    # Steps come in whole epochs: the interrupt never lands inside the compiled call.
+    assert opt.steps % batches == 0
+    assert opt.steps // batches in (len(history), len(history) + 1)
+    assert np.all(np.isfinite(net.params))
