@@ -19,16 +19,13 @@ _CHUNK = 1024
 class _Workspace:
     """Forward/backward buffers for up to ``rows`` samples, reused across calls.
 
-    Blocks of a batch of m rows start at m times a per-sample offset, so a
-    workspace serves every batch of at most ``rows`` samples.
+    ``work`` holds X_i, Y_i and the deltas K_i (layout in ``_kernels.passes``);
+    a batch of m <= rows samples uses the first part of each region.
     """
 
     def __init__(self, rows, units, widest, n_params, dtype):
         self.rows = rows
-        self.pre = np.empty(rows * units, dtype)     # X_i of every layer
-        self.out = np.empty(rows * units, dtype)     # Y_i of every layer
-        self.delta = np.empty(rows * widest, dtype)  # K_i, ping-pong with spare
-        self.spare = np.empty(rows * widest, dtype)
+        self.work = np.empty(rows * (2 * units + 2 * widest), dtype)
         self.grad = np.empty(n_params, dtype)        # train_step's gradient
 
 
@@ -165,10 +162,9 @@ class Network:
     def forward(self, X):
         """Network outputs for X: (m, sizes[0]) -> (m, sizes[-1]); 1-D -> 1-D."""
         X, one = _checks.samples(X, self._sizes[0], self._dtype)
-        chunk = min(X.shape[0], _CHUNK)
-        space = self._workspace(chunk)
+        space = self._workspace(min(X.shape[0], _CHUNK))
         y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
-        passes.predict(self._params, self._layers, X, chunk, space.pre, space.out, y)
+        passes.predict(self._params, self._layers, X, space.work, y)
         return y[0] if one else y
 
     predict = forward
@@ -206,8 +202,7 @@ class Network:
         grad = np.empty_like(self._params)
         grad_inp = np.empty_like(X) if input_gradient else self._no_grad_inp
         value = passes.loss_and_gradient(
-            self._params, self._layers, code, X, target, labels,
-            space.pre, space.out, space.delta, space.spare, grad, grad_inp)
+            self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp)
         if not input_gradient:
             return value, grad
         return value, grad, (grad_inp[0] if one else grad_inp)
@@ -234,8 +229,8 @@ class Network:
         kind, hyper, state, count = optimizer._kernel_args(self._params)
         space = self._workspace(m)
         value, status = _kt.step(
-            self._params, self._layers, code, X, target, labels, space.pre, space.out,
-            space.delta, space.spare, space.grad, self._no_grad_inp, kind, hyper, state, count)
+            self._params, self._layers, code, X, target, labels, space.work, space.grad,
+            self._no_grad_inp, kind, hyper, state, count)
         if status != _optim.OK:
             raise training.divergence(status, optimizer.epoch, 0)
         return value

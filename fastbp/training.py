@@ -74,7 +74,7 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
 
     # --- buffers for the whole run: the steps allocate nothing ------------
     space = net._workspace(max(batch_size, EVAL_CHUNK if validation else 1))
-    xb = np.empty((batch_size, net.sizes[0]), net.dtype)
+    xb = np.empty(batch_size * net.sizes[0], net.dtype)
     tb = target[:0] if labels.size else np.empty((batch_size, net.sizes[-1]), net.dtype)
     lb = np.empty(batch_size, np.int64) if labels.size else labels
     order = np.arange(n, dtype=np.int64)
@@ -91,8 +91,8 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
             start = time.perf_counter()
             value, done, status = _kt.epoch(
                 net.params, net._layers, code, X, target, labels, batch_size, order, rng,
-                shuffle, xb, tb, lb, space.pre, space.out, space.delta, space.spare,
-                space.grad, net._no_grad_inp, kind, hyper, state, count)
+                shuffle, xb, tb, lb, space.work, space.grad, net._no_grad_inp,
+                kind, hyper, state, count)
             elapsed = time.perf_counter() - start
             if status != _optim.OK:
                 raise divergence(status, epoch, done)
@@ -102,9 +102,8 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
             text = f"loss {value:.4g}"
             score = value
             if validation is not None:
-                val_loss, correct = _kt.evaluate(
-                    net.params, net._layers, code, *validation, EVAL_CHUNK,
-                    space.pre, space.out, space.delta)
+                val_loss, correct = _kt.evaluate(net.params, net._layers, code, *validation,
+                                                 space.work)
                 history.val_loss.append(val_loss)
                 text += f"  val_loss {val_loss:.4g}"
                 if code == CROSS_ENTROPY:

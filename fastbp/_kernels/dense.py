@@ -1,48 +1,96 @@
-"""The three matrix products of a dense layer, as loops over sample-major blocks.
+"""The three matrix products of a dense layer, over flat sample-major buffers.
 
-Blocks are (samples x features), C order: one sample per row, as NumPy users
-pass data, so a batch needs no transpose.  A weight matrix A is (n_out, n_in),
-C order.  In every loop nest below the innermost loop walks a row of both
-operands, i.e. runs at unit stride.
+Activations are stored sample-major: m samples of n features, row after row
+(C order), starting at some offset of a flat buffer.  A layer's parameters sit
+in the flat parameter array from offset ``w``: A as a row-major (n_out, n_in)
+block, then B.  Working on offsets rather than 2-D views keeps per-layer cost
+low when a batch is one sample.
+
+Each product has two implementations: plain loops, whose innermost loop walks
+a row of both operands at unit stride (through 1-D slices: LLVM vectorises a
+loop over a slice, but not one over ``flat[offset + k]``, whose address it
+cannot prove consecutive), and BLAS gemm (``np.dot``, which numba
+routes to SciPy's BLAS).  Loops win on small products, where a BLAS call's
+fixed cost dominates; BLAS wins from about ``BLAS_MIN``
+multiply-adds (``python benchmarks/blas_threshold.py`` measures it).
 """
+import numpy as np
+
 from . import REORDER, jit
 
+BLAS_MIN = 1 << 13  # 8192; see benchmarks/blas_threshold.py
+
+
+@jit
+def _matrix(flat, start, rows, cols):
+    return flat[start:start + rows * cols].reshape((rows, cols))
+
 
 @jit(fastmath=REORDER)
-def forward(weights, biases, inp, pre):
-    """pre = inp A^T + 1 B^T: the derivation's X = A Y + B, one row per sample."""
-    m, n_in = inp.shape
-    n_out = weights.shape[0]
+def forward(params, w, inp, i0, pre, p0, m, n_in, n_out):
+    """X = Y A^T + 1 B^T (the derivation's X = A Y + B, one row per sample)."""
+    b = w + n_out * n_in
+    if m * n_in * n_out >= BLAS_MIN:
+        x = _matrix(pre, p0, m, n_out)
+        np.dot(_matrix(inp, i0, m, n_in), _matrix(params, w, n_out, n_in).T, x)
+        for s in range(m):
+            for j in range(n_out):
+                x[s, j] += params[b + j]
+        return
     for s in range(m):
+        x = inp[i0 + s * n_in:i0 + (s + 1) * n_in]
         for j in range(n_out):
-            acc = biases[j]
+            a = params[w + j * n_in:w + (j + 1) * n_in]
+            acc = params[b + j]
             for k in range(n_in):
-                acc += weights[j, k] * inp[s, k]
-            pre[s, j] = acc
+                acc += a[k] * x[k]
+            pre[p0 + s * n_out + j] = acc
 
 
 @jit(fastmath=REORDER)
-def parameter_gradient(delta, inp, grad_w, grad_b):
-    """dL/dA = K^T Y (summed over samples), dL/dB = K^T 1."""
-    m, n_in = inp.shape
-    n_out = delta.shape[1]
-    grad_w[:, :] = 0.0
-    grad_b[:] = 0.0
-    for s in range(m):
+def parameter_gradient(delta, d0, inp, i0, grad, w, m, n_in, n_out):
+    """dL/dA = K^T Y (summed over samples) and dL/dB = K^T 1, into grad from w."""
+    b = w + n_out * n_in
+    k0 = delta[d0:d0 + n_out]
+    for j in range(n_out):
+        grad[b + j] = k0[j]
+    for s in range(1, m):
+        k = delta[d0 + s * n_out:d0 + (s + 1) * n_out]
         for j in range(n_out):
-            d = delta[s, j]
-            grad_b[j] += d
-            for k in range(n_in):
-                grad_w[j, k] += d * inp[s, k]
+            grad[b + j] += k[j]
+    if m * n_in * n_out >= BLAS_MIN:
+        np.dot(_matrix(delta, d0, m, n_out).T, _matrix(inp, i0, m, n_in),
+               _matrix(grad, w, n_out, n_in))
+        return
+    # The first sample writes, the others add: no separate zeroing pass.
+    for s in range(m):
+        x = inp[i0 + s * n_in:i0 + (s + 1) * n_in]
+        for j in range(n_out):
+            d = delta[d0 + s * n_out + j]
+            a = grad[w + j * n_in:w + (j + 1) * n_in]
+            if s == 0:
+                for k in range(n_in):
+                    a[k] = d * x[k]
+            else:
+                for k in range(n_in):
+                    a[k] += d * x[k]
 
 
 @jit(fastmath=REORDER)
-def input_gradient(delta, weights, grad_in):
-    """grad_in = K A: the derivation's A^T K, one row per sample."""
-    m, n_out = delta.shape
-    grad_in[:, :] = 0.0
+def input_gradient(delta, d0, params, w, g, g0, m, n_in, n_out):
+    """G = K A (the derivation's A^T K, one row per sample), into g from g0."""
+    if m * n_in * n_out >= BLAS_MIN:
+        np.dot(_matrix(delta, d0, m, n_out), _matrix(params, w, n_out, n_in),
+               _matrix(g, g0, m, n_in))
+        return
     for s in range(m):
+        x = g[g0 + s * n_in:g0 + (s + 1) * n_in]
         for j in range(n_out):
-            d = delta[s, j]
-            for k in range(weights.shape[1]):
-                grad_in[s, k] += d * weights[j, k]
+            d = delta[d0 + s * n_out + j]
+            a = params[w + j * n_in:w + (j + 1) * n_in]
+            if j == 0:
+                for k in range(n_in):
+                    x[k] = d * a[k]
+            else:
+                for k in range(n_in):
+                    x[k] += d * a[k]

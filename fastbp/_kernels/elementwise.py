@@ -59,41 +59,42 @@ def derivative_from_output(code, y):
 
 
 @jit
-def forward(code, pre, out):
-    """out = f(pre) for a 2-D block (samples x features)."""
-    # One loop per code, so that each inner loop is branch-free and vectorises.
-    p = pre.reshape(pre.size)
-    o = out.reshape(out.size)
+def forward(code, src, s0, dst, d0, count):
+    """dst[d0 : d0+count] = f(src[s0 : s0+count])."""
+    # One loop per code, over 1-D slices, so each loop is branch-free and vectorises.
+    x = src[s0:s0 + count]
+    y = dst[d0:d0 + count]
     if code == TANH:
-        for i in range(p.size):
-            o[i] = fastfn.tanh(p[i])
+        for i in range(count):
+            y[i] = fastfn.tanh(x[i])
     elif code == SIGMOID:
-        for i in range(p.size):
-            o[i] = fastfn.sigmoid(p[i])
+        for i in range(count):
+            y[i] = fastfn.sigmoid(x[i])
     elif code == RELU:
-        for i in range(p.size):
-            o[i] = value(RELU, p[i])
+        for i in range(count):
+            y[i] = value(RELU, x[i])
     elif code == LEAKY_RELU:
-        for i in range(p.size):
-            o[i] = value(LEAKY_RELU, p[i])
+        for i in range(count):
+            y[i] = value(LEAKY_RELU, x[i])
     elif code == SOFTPLUS:
-        for i in range(p.size):
-            o[i] = value(SOFTPLUS, p[i])
+        for i in range(count):
+            y[i] = value(SOFTPLUS, x[i])
     else:
-        o[:] = p
+        for i in range(count):
+            y[i] = x[i]
 
 
 @jit
-def vjp_inplace(code, out, g):
-    """g <- J^T g = f'(x) * g for a 2-D block, f'(x) taken from out = f(x)."""
-    o = out.reshape(out.size)
-    v = g.reshape(g.size)
+def vjp_inplace(code, out, o0, g, g0, count):
+    """g[g0 : g0+count] *= f'(x), f'(x) taken from the outputs out[o0 : o0+count]."""
+    y = out[o0:o0 + count]
+    v = g[g0:g0 + count]
     if code == TANH:
-        for i in range(v.size):
-            v[i] *= 1.0 - o[i] * o[i]
+        for i in range(count):
+            v[i] *= 1.0 - y[i] * y[i]
     elif code == SIGMOID:
-        for i in range(v.size):
-            v[i] *= o[i] * (1.0 - o[i])
+        for i in range(count):
+            v[i] *= y[i] * (1.0 - y[i])
     elif code != IDENTITY:
-        for i in range(v.size):
-            v[i] *= derivative_from_output(code, o[i])
+        for i in range(count):
+            v[i] *= derivative_from_output(code, y[i])

@@ -1,6 +1,8 @@
 """Losses and their output deltas K_n = J_n^T dL/dY_n.
 
-The loss is accumulated in float64 whatever the network's dtype.
+The network's outputs (and pre-activations) are m rows of k values stored flat
+from an offset; targets are (m, k) arrays or integer labels.  The loss is
+accumulated in float64 whatever the network's dtype.
 """
 import numpy as np
 
@@ -11,17 +13,18 @@ CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
 
 
 @jit
-def squared_error(code, out, target, act_code, delta):
+def squared_error(code, out, o0, target, m, k, act_code, delta, d0):
     """sse (sum over all elements) or mse (mean over all elements)."""
-    m, k = out.shape
     scale = 1.0 if code == SSE else 1.0 / (m * k)
+    y = out[o0:o0 + m * k]
+    d = delta[d0:d0 + m * k]
     total = 0.0
     for s in range(m):
         for j in range(k):
-            r = out[s, j] - target[s, j]
+            r = y[s * k + j] - target[s, j]
             total += r * r
-            delta[s, j] = 2.0 * scale * r
-    activations.vjp_inplace(act_code, out, delta)
+            d[s * k + j] = 2.0 * scale * r
+    activations.vjp_at(act_code, out, o0, delta, d0, m, k)
     return total * scale
 
 
@@ -37,34 +40,36 @@ def _log_sum_exp(x):
 
 
 @jit
-def cross_entropy(pre, out, target, labels, delta):
+def cross_entropy(pre, p0, out, o0, target, labels, m, k, delta, d0):
     """Mean over the batch of -sum_j t_j log softmax(x)_j.
 
     The output layer must be softmax; its J^T dL/dY collapses to
     (s sum(t) - t) / m, i.e. (s - t) / m for probability rows, which is what is
-    written to ``delta`` (stable, O(n)).  log softmax is taken
-    from the pre-activations, never log(s), which would underflow.  Targets are
-    either ``labels`` (integer class per row; ``target`` then has no rows) or
+    written to ``delta`` (stable, O(n)).  log softmax is taken from the
+    pre-activations, never log(s), which would underflow.  Targets are either
+    ``labels`` (integer class per row; ``target`` then has no rows) or
     probability rows in ``target``.
     """
-    m, k = out.shape
     inv_m = 1.0 / m
     total = 0.0
     use_labels = labels.size > 0
     for s in range(m):
-        lse = _log_sum_exp(pre[s])
+        x = pre[p0 + s * k:p0 + (s + 1) * k]
+        y = out[o0 + s * k:o0 + (s + 1) * k]
+        d = delta[d0 + s * k:d0 + (s + 1) * k]
+        lse = _log_sum_exp(x)
         if use_labels:
             c = labels[s]
-            total += lse - pre[s, c]
+            total += lse - x[c]
             for j in range(k):
-                delta[s, j] = out[s, j] * inv_m
-            delta[s, c] -= inv_m
+                d[j] = y[j] * inv_m
+            d[c] -= inv_m
         else:
             mass = 0.0
             for j in range(k):
                 t = target[s, j]
-                total += t * (lse - pre[s, j])
+                total += t * (lse - x[j])
                 mass += t
             for j in range(k):
-                delta[s, j] = (out[s, j] * mass - target[s, j]) * inv_m
+                d[j] = (y[j] * mass - target[s, j]) * inv_m
     return total * inv_m

@@ -74,12 +74,6 @@ def clip_scale(grad, max_norm):
     return min(1.0, max_norm / (np.sqrt(total) + 1e-6))
 
 
-@jit(inline="always")
-def _unstorable(q, limit):
-    """1.0 if q is NaN or would round to infinity in the parameters' dtype."""
-    return 0.0 if abs(q) <= limit else 1.0
-
-
 @jit
 def update(kind, hyper, state, count, params, grad):
     """Apply one update in place and add 1 to ``count[0]``; returns a status code.
@@ -95,14 +89,23 @@ def update(kind, hyper, state, count, params, grad):
     step = count[0] + 1
     lr, decay, flag = hyper[LR], hyper[DECAY], hyper[FLAG] != 0.0
     s0, s1 = state[0], state[1]
-    # Count the new values that would not be finite once stored.
+    # Whether every new value is finite once stored: an AND over comparisons
+    # (NaN fails them), which unlike a float sum vectorises without fastmath.
     limit = hyper[LIMIT]
-    check = 0.0
-    if kind == SGD:
+    ok = True
+    if kind == SGD and hyper[A] == 0.0:
+        # Plain SGD has no state: a loop of its own, which vectorises.
+        for i in range(params.size):
+            ok &= abs(params[i] - lr * (grad[i] * scale + decay * params[i])) <= limit
+        if not ok:
+            return BAD_STEP
+        for i in range(params.size):
+            params[i] = params[i] - lr * (grad[i] * scale + decay * params[i])
+    elif kind == SGD:
         for i in range(params.size):
             q, _ = _sgd(params[i], grad[i] * scale, s0[i], lr, decay, hyper[A], flag)
-            check += _unstorable(q, limit)
-        if check != 0.0:
+            ok &= abs(q) <= limit
+        if not ok:
             return BAD_STEP
         for i in range(params.size):
             params[i], s0[i] = _sgd(params[i], grad[i] * scale, s0[i], lr, decay, hyper[A], flag)
@@ -113,8 +116,8 @@ def update(kind, hyper, state, count, params, grad):
         for i in range(params.size):
             q, _, _ = _adam(params[i], grad[i] * scale, s0[i], s1[i], lr, decay, flag,
                             beta1, beta2, eps, step_size, root_c2)
-            check += _unstorable(q, limit)
-        if check != 0.0:
+            ok &= abs(q) <= limit
+        if not ok:
             return BAD_STEP
         for i in range(params.size):
             params[i], s0[i], s1[i] = _adam(params[i], grad[i] * scale, s0[i], s1[i], lr, decay,
@@ -124,8 +127,8 @@ def update(kind, hyper, state, count, params, grad):
         for i in range(params.size):
             q, _, _ = _rmsprop(params[i], grad[i] * scale, s0[i], s1[i], lr, decay, alpha, eps,
                                momentum)
-            check += _unstorable(q, limit)
-        if check != 0.0:
+            ok &= abs(q) <= limit
+        if not ok:
             return BAD_STEP
         for i in range(params.size):
             params[i], s0[i], s1[i] = _rmsprop(params[i], grad[i] * scale, s0[i], s1[i], lr,

@@ -4,14 +4,18 @@
 
     [n_in, n_out, w_off, u_off, act]
 
-- parameters: A_i is ``params[w_off : w_off + n_out*n_in]`` viewed (n_out, n_in),
-  and B_i the ``n_out`` entries right after it;
-- activations: X_i and Y_i of a batch of m samples are the (m, n_out) blocks
-  starting at ``m * u_off`` in the flat buffers ``pre`` and ``out``;
-- ``act`` is the activation code (``activations.CODES``).
+- parameters: A_i is ``params[w_off : w_off + n_out*n_in]`` (row-major
+  (n_out, n_in)) and B_i the ``n_out`` entries right after it;
+- ``act`` is the activation code (``activations.CODES``);
+- a workspace ``work`` for up to ``cap`` samples is one flat buffer of four
+  regions, ``[pre | out | delta | spare]``: X_i and Y_i of every layer (cap *
+  units entries each, units = sum of the layer widths), then the deltas K_i,
+  which ping-pong between two regions of cap * widest entries.  For a batch of
+  m <= cap samples, X_i is the m x n_out block (sample-major) starting at
+  ``m * u_off`` of ``pre``, and Y_i likewise in ``out``.
 
-Gradients use the parameter layout; the deltas K_i ping-pong between two
-buffers of at least m * max(width) entries.
+Gradients use the parameter layout.  Inputs are 2-D C-ordered arrays, read
+flat.
 """
 import numpy as np
 
@@ -21,83 +25,99 @@ N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
 
 
 @jit
-def _weights(flat, layer):
-    n_in, n_out, w_off = layer[N_IN], layer[N_OUT], layer[W_OFF]
-    return flat[w_off:w_off + n_out * n_in].reshape((n_out, n_in))
-
-
-@jit
-def _biases(flat, layer):
-    start = layer[W_OFF] + layer[N_OUT] * layer[N_IN]
-    return flat[start:start + layer[N_OUT]]
-
-
-@jit
-def _block(buf, m, offset, width):
-    return buf[m * offset:m * (offset + width)].reshape((m, width))
-
-
-@jit
-def forward(params, layers, inp, pre, out):
-    """Fill X_i (``pre``) and Y_i (``out``) for every layer; return Y_n."""
-    m = inp.shape[0]
-    y = inp
+def regions(layers, work):
+    """(cap, start of pre, out, delta, spare) for this network's ``work``."""
+    units = 0
+    widest = layers[0, N_IN]
     for i in range(layers.shape[0]):
-        layer = layers[i]
-        x = _block(pre, m, layer[U_OFF], layer[N_OUT])
-        dense.forward(_weights(params, layer), _biases(params, layer), y, x)
-        y = _block(out, m, layer[U_OFF], layer[N_OUT])
-        activations.forward(layer[ACT], x, y)
-    return y
+        units += layers[i, N_OUT]
+        widest = max(widest, layers[i, N_OUT])
+    cap = work.size // (2 * units + 2 * widest)
+    return cap, 0, cap * units, 2 * cap * units, 2 * cap * units + cap * widest
 
 
 @jit
-def predict(params, layers, X, chunk, pre, out, result):
-    """Outputs of the network for every row of X, ``chunk`` rows at a time."""
-    n = X.shape[0]
-    for lo in range(0, n, chunk):
-        hi = min(n, lo + chunk)
-        result[lo:hi] = forward(params, layers, X[lo:hi], pre, out)
+def forward_at(params, layers, inp, i0, m, work, pre, out):
+    """Fill X_i and Y_i for every layer; returns where Y_n starts in ``work``."""
+    src, s0 = inp, i0
+    y0 = out
+    for i in range(layers.shape[0]):
+        n_in, n_out, w, u, act = layers[i]
+        x0, y0 = pre + m * u, out + m * u
+        dense.forward(params, w, src, s0, work, x0, m, n_in, n_out)
+        activations.forward_at(act, work, x0, work, y0, m, n_out)
+        src, s0 = work, y0
+    return y0
 
 
 @jit
-def output_delta(loss, layers, pre, out, target, labels, delta):
-    """Loss of the last forward pass; writes K_n into the start of ``delta``."""
-    m = target.shape[0] if labels.size == 0 else labels.size
-    last = layers[layers.shape[0] - 1]
-    x = _block(pre, m, last[U_OFF], last[N_OUT])
-    y = _block(out, m, last[U_OFF], last[N_OUT])
-    k = _block(delta, m, 0, last[N_OUT])
+def predict(params, layers, X, work, result):
+    """Outputs for every row of X, as many rows at a time as ``work`` holds."""
+    cap, pre, out, _, _ = regions(layers, work)
+    inp = X.reshape(X.size)
+    n, n_in = X.shape
+    n_out = result.shape[1]
+    flat = result.reshape(result.size)
+    for lo in range(0, n, cap):
+        m = min(n, lo + cap) - lo
+        y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre, out)
+        flat[lo * n_out:(lo + m) * n_out] = work[y0:y0 + m * n_out]
+
+
+@jit
+def output_delta(loss, layers, m, work, pre, out, delta, target, labels):
+    """Loss of the last forward pass over m samples; writes K_n at ``delta``.
+
+    ``target`` and ``labels`` are read for their first m rows only.
+    """
+    n_in, k, w, u, act = layers[layers.shape[0] - 1]
     if loss == losses.CROSS_ENTROPY:
-        return losses.cross_entropy(x, y, target, labels, k)
-    return losses.squared_error(loss, y, target, last[ACT], k)
+        return losses.cross_entropy(work, pre + m * u, work, out + m * u, target, labels,
+                                    m, k, work, delta)
+    return losses.squared_error(loss, work, out + m * u, target, m, k, act, work, delta)
 
 
 @jit
-def backward(params, layers, inp, out, delta, spare, grad, grad_inp):
+def backward(params, layers, inp, i0, m, work, out, delta, spare, grad, grad_inp):
     """The recursion K_i = J_i^T (A_{i+1}^T K_{i+1}), dL/dA_i = K_i Y_{i-1}^T.
 
-    ``delta`` holds K_n on entry; ``spare`` is the other ping-pong buffer.
-    ``grad`` receives dL/dparams; ``grad_inp`` receives dL/dY_0 when it has
-    rows, and is skipped (saving one product) when it has none.
+    K_n is at ``delta`` on entry; ``spare`` is the other ping-pong region.
+    ``grad`` receives dL/dparams; ``grad_inp`` (2-D) receives dL/dY_0 when it
+    has rows, and is skipped (saving one product) when it has none.
     """
-    m = inp.shape[0]
     for i in range(layers.shape[0] - 1, -1, -1):
-        layer = layers[i]
-        k = _block(delta, m, 0, layer[N_OUT])
+        n_in, n_out, w, u, act = layers[i]
         if i > 0:
             below = layers[i - 1]
-            y_prev = _block(out, m, below[U_OFF], below[N_OUT])
+            src, s0 = work, out + m * below[U_OFF]
         else:
-            y_prev = inp
-        dense.parameter_gradient(k, y_prev, _weights(grad, layer), _biases(grad, layer))
+            src, s0 = inp, i0
+        dense.parameter_gradient(work, delta, src, s0, grad, w, m, n_in, n_out)
         if i > 0:
-            g = _block(spare, m, 0, layer[N_IN])
-            dense.input_gradient(k, _weights(params, layer), g)
-            activations.vjp_inplace(below[ACT], y_prev, g)
+            dense.input_gradient(work, delta, params, w, work, spare, m, n_in, n_out)
+            activations.vjp_at(below[ACT], work, s0, work, spare, m, n_in)
             delta, spare = spare, delta
         elif grad_inp.shape[0] > 0:
-            dense.input_gradient(k, _weights(params, layer), grad_inp)
+            dense.input_gradient(work, delta, params, w, grad_inp.reshape(grad_inp.size), 0,
+                                 m, n_in, n_out)
+
+
+@jit
+def loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels, work, grad,
+                         grad_inp):
+    """forward, loss and backward of the m samples stored flat from inp[i0]."""
+    _, pre, out, delta, spare = regions(layers, work)
+    forward_at(params, layers, inp, i0, m, work, pre, out)
+    value = output_delta(loss, layers, m, work, pre, out, delta, target, labels)
+    backward(params, layers, inp, i0, m, work, out, delta, spare, grad, grad_inp)
+    return value
+
+
+@jit
+def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp):
+    """forward, loss and backward of the batch X in one compiled call; returns the loss."""
+    return loss_and_gradient_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0],
+                                target, labels, work, grad, grad_inp)
 
 
 @jit
@@ -108,16 +128,6 @@ def first_nonfinite(a):
         if not np.isfinite(flat[i]):
             return i
     return -1
-
-
-@jit
-def loss_and_gradient(params, layers, loss, inp, target, labels,
-                      pre, out, delta, spare, grad, grad_inp):
-    """forward, loss and backward in one compiled call; returns the loss."""
-    forward(params, layers, inp, pre, out)
-    value = output_delta(loss, layers, pre, out, target, labels, delta)
-    backward(params, layers, inp, out, delta, spare, grad, grad_inp)
-    return value
 
 
 @jit

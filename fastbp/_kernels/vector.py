@@ -53,21 +53,25 @@ def softmax_jacobian(y, jac):
         jac[a, a] += y[a]
 
 
-# --- dispatchers over whole (samples x features) blocks ---
+# --- dispatchers over m rows of n features stored flat, row after row ---
 
 @jit
-def forward(code, pre, out):
-    for s in range(pre.shape[0]):
+def forward(code, src, s0, dst, d0, m, n):
+    for r in range(m):
+        x = src[s0 + r * n:s0 + (r + 1) * n]
+        y = dst[d0 + r * n:d0 + (r + 1) * n]
         if code == SOFTMAX:
-            softmax_value(pre[s], out[s])
+            softmax_value(x, y)
 
 
 @jit
-def vjp_inplace(code, out, g):
+def vjp_inplace(code, out, o0, g, g0, m, n):
     """g <- J^T g row by row, J evaluated at the row whose output is out."""
-    for s in range(g.shape[0]):
+    for r in range(m):
+        y = out[o0 + r * n:o0 + (r + 1) * n]
+        v = g[g0 + r * n:g0 + (r + 1) * n]
         if code == SOFTMAX:
-            softmax_vjp_inplace(out[s], g[s])
+            softmax_vjp_inplace(y, v)
 
 
 @jit
