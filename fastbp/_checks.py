@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from ._kernels import activations, losses
+from ._kernels import activations, losses, status
 from ._kernels.passes import first_nonfinite, first_out_of_range
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -107,8 +107,18 @@ def finite(array, name):
             "training needs finite values")
 
 
-def samples(X, width, dtype, name="X"):
-    """(X as a C-ordered (m, width) array of ``dtype``, whether X was one 1-D sample)."""
+def samples(X, width, dtype, name="X", scan=True):
+    """(X as a C-ordered (m, width) array of ``dtype``, whether X was one 1-D sample).
+
+    ``scan=False`` leaves the scan for NaN and infinity to the compiled call,
+    which reports it as a status for ``refused`` to explain.
+    """
+    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[1] == width
+            and X.shape[0] > 0 and X.flags.c_contiguous):
+        # Already what the kernels take (the usual case in a training loop).
+        if scan:
+            finite(X, name)
+        return X, False
     array = numeric(X, name)
     one = array.ndim == 1
     if array.ndim not in (1, 2) or array.shape[-1] != width:
@@ -118,16 +128,27 @@ def samples(X, width, dtype, name="X"):
     if array.ndim == 2 and array.shape[0] == 0:
         raise ValueError(f"{name}: empty batch, shape {array.shape}; give at least one sample")
     array = np.ascontiguousarray(array, dtype=dtype)
-    finite(array, name)
+    if scan:
+        finite(array, name)
     return (array.reshape(1, width) if one else array), one
 
 
-def targets(T, loss, m, one, width, dtype, name="T"):
+def targets(T, loss, m, one, width, dtype, name="T", scan=True):
     """(target rows (m, width) or an empty block, labels (m,) int64 or empty).
 
     Squared-error losses take rows shaped like the output.  ``cross_entropy``
     also takes integer class labels, one per sample.
     """
+    if type(T) is np.ndarray and not one and T.flags.c_contiguous:
+        # Fast paths for targets already in the kernels' form.
+        if T.dtype == dtype and T.shape == (m, width):
+            if scan:
+                finite(T, name)
+            return T, NO_LABELS
+        if loss == losses.CROSS_ENTROPY and T.dtype == np.int64 and T.shape == (m,):
+            if scan:
+                labels_in_range(T, width, name)
+            return _no_rows(width, dtype), T
     array = numeric(T, name)
     rows_shape = (width,) if one else (m, width)
     label_shape = () if one else (m,)
@@ -137,11 +158,8 @@ def targets(T, loss, m, one, width, dtype, name="T"):
                 f"{name}: integer class labels must have shape {label_shape} to match X, "
                 f"got {array.shape}")
         labels = np.ascontiguousarray(array, dtype=np.int64).reshape(m)
-        bad = first_out_of_range(labels, width)
-        if bad >= 0:
-            raise ValueError(
-                f"{name}: class labels must lie in [0, {width}) for {width} outputs; "
-                f"found {labels[bad]} at index {bad}")
+        if scan:
+            labels_in_range(labels, width, name)
         return _no_rows(width, dtype), labels
     if array.shape != rows_shape:
         hint = ""
@@ -153,8 +171,28 @@ def targets(T, loss, m, one, width, dtype, name="T"):
             f"{name}: expected shape {rows_shape} (one row of {width} outputs per sample "
             f"of X){hint}, got {array.shape}")
     array = np.ascontiguousarray(array, dtype=dtype)
-    finite(array, name)
+    if scan:
+        finite(array, name)
     return array.reshape(m, width), NO_LABELS
+
+
+def labels_in_range(labels, n_classes, name="T"):
+    bad = first_out_of_range(labels, n_classes)
+    if bad >= 0:
+        raise ValueError(
+            f"{name}: class labels must lie in [0, {n_classes}) for {n_classes} outputs; "
+            f"found {labels[bad]} at index {bad}")
+
+
+def refused(code, X, one, target, labels, n_classes):
+    """Raise the error a compiled call's input status stands for."""
+    if code == status.BAD_INPUT:
+        finite(X[0] if one else X, "X")
+    elif code == status.BAD_TARGET:
+        finite(target[0] if one else target, "T")
+    elif code == status.BAD_LABEL:
+        labels_in_range(labels, n_classes)
+    raise AssertionError(f"status {code} is not an input error")  # pragma: no cover
 
 
 NO_LABELS = np.empty(0, dtype=np.int64)

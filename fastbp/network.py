@@ -4,10 +4,10 @@ import threading
 import numpy as np
 
 from . import _checks, io, layout, training
-from ._kernels import optim as _optim
-from ._kernels import passes
+from ._kernels import passes, status
 from ._kernels import training as _kt
 from ._kernels.losses import CROSS_ENTROPY, MSE
+from .optimizers import Optimizer
 
 # Initialisation by activation: He for the relu family, Glorot otherwise.
 _HE = ("relu", "leaky_relu", "softplus")
@@ -161,10 +161,12 @@ class Network:
 
     def forward(self, X):
         """Network outputs for X: (m, sizes[0]) -> (m, sizes[-1]); 1-D -> 1-D."""
-        X, one = _checks.samples(X, self._sizes[0], self._dtype)
+        X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
         space = self._workspace(min(X.shape[0], _CHUNK))
         y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
-        passes.predict(self._params, self._layers, X, space.work, y)
+        code = passes.predict(self._params, self._layers, X, space.work, y)
+        if code != status.OK:
+            _checks.refused(code, X, one, None, None, self._sizes[-1])
         return y[0] if one else y
 
     predict = forward
@@ -195,14 +197,17 @@ class Network:
         grad_X : ndarray, only when ``input_gradient`` is true
         """
         code = _checks.loss_code(loss, self._activations[-1])
-        X, one = _checks.samples(X, self._sizes[0], self._dtype)
+        X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
         m = X.shape[0]
-        target, labels = _checks.targets(T, code, m, one, self._sizes[-1], self._dtype)
+        target, labels = _checks.targets(T, code, m, one, self._sizes[-1], self._dtype,
+                                         scan=False)
         space = self._workspace(m)
         grad = np.empty_like(self._params)
         grad_inp = np.empty_like(X) if input_gradient else self._no_grad_inp
-        value = passes.loss_and_gradient(
+        value, done = passes.loss_and_gradient(
             self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp)
+        if done != status.OK:
+            _checks.refused(done, X, one, target, labels, self._sizes[-1])
         if not input_gradient:
             return value, grad
         return value, grad, (grad_inp[0] if one else grad_inp)
@@ -217,22 +222,23 @@ class Network:
         parameters and the optimizer as they were, when the loss, the gradient
         or the updated parameters would not be finite.
         """
-        from .optimizers import Optimizer
-
         code = _checks.loss_code(loss, self._activations[-1])
-        X, one = _checks.samples(X, self._sizes[0], self._dtype)
+        X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
         m = X.shape[0]
-        target, labels = _checks.targets(T, code, m, one, self._sizes[-1], self._dtype)
+        target, labels = _checks.targets(T, code, m, one, self._sizes[-1], self._dtype,
+                                         scan=False)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
                             f"got {type(optimizer).__name__}")
         kind, hyper, state, count = optimizer._kernel_args(self._params)
         space = self._workspace(m)
-        value, status = _kt.step(
+        value, done = _kt.step(
             self._params, self._layers, code, X, target, labels, space.work, space.grad,
             self._no_grad_inp, kind, hyper, state, count)
-        if status != _optim.OK:
-            raise training.divergence(status, optimizer.epoch, 0)
+        if done != status.OK:
+            if done >= status.BAD_INPUT:
+                _checks.refused(done, X, one, target, labels, self._sizes[-1])
+            raise training.divergence(done, optimizer.epoch, 0)
         return value
 
     def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse",

@@ -29,6 +29,13 @@ class Optimizer:
         self._state = None
         self._count = np.zeros(1, dtype=np.int64)
 
+    def __setattr__(self, name, value):
+        # Any change to a public attribute (a hyperparameter, the epoch) makes
+        # the kernels' copy of the hyperparameters stale.
+        object.__setattr__(self, name, value)
+        if not name.startswith("_"):
+            object.__setattr__(self, "_stale", True)
+
     # --- what the kernels need -------------------------------------------
 
     def learning_rate(self, epoch=None):
@@ -38,20 +45,24 @@ class Optimizer:
 
     def _kernel_args(self, params):
         """(kind, hyper, state, count) for an update of ``params``."""
-        if self._state is None:
-            self._state = np.zeros((2, params.size), params.dtype)
-        elif self._state.shape[1] != params.size or self._state.dtype != params.dtype:
+        state = self._state
+        if state is None:
+            state = self._state = np.zeros((2, params.size), params.dtype)
+            self._stale = True
+        elif state.shape[1] != params.size or state.dtype != params.dtype:
             raise ValueError(
-                f"optimizer: its state is for {self._state.shape[1]} parameters of "
-                f"{self._state.dtype}, but this network has {params.size} of {params.dtype}; "
+                f"optimizer: its state is for {state.shape[1]} parameters of "
+                f"{state.dtype}, but this network has {params.size} of {params.dtype}; "
                 "use one optimizer per network, or call optimizer.reset()")
         h = self._hyper
-        h[_k.LR] = self.learning_rate()
-        h[_k.DECAY] = self.weight_decay
-        h[_k.MAX_NORM] = 0.0 if self.clip_norm is None else self.clip_norm
-        h[_k.LIMIT] = np.finfo(params.dtype).max
-        self._fill(h)
-        return self._kind, h, self._state, self._count
+        if self._stale or isinstance(self.lr, schedules.Schedule):
+            h[_k.LR] = self.learning_rate()
+            h[_k.DECAY] = self.weight_decay
+            h[_k.MAX_NORM] = 0.0 if self.clip_norm is None else self.clip_norm
+            h[_k.LIMIT] = np.finfo(params.dtype).max
+            self._fill(h)
+            self._stale = False
+        return self._kind, h, state, self._count
 
     def _fill(self, hyper):
         raise NotImplementedError
@@ -66,6 +77,7 @@ class Optimizer:
     def reset(self):
         """Forget the state, as a newly made optimizer."""
         self._state = None
+        self._stale = True
         self._count[0] = 0
         self.epoch = 0
 
@@ -95,6 +107,7 @@ class Optimizer:
         self.__dict__.update({k: v for k, v in fresh.__dict__.items()
                               if not k.startswith("_")})
         self._state = state
+        self._stale = True
         self._count[0] = int(saved["steps"])
         self.epoch = int(saved["epoch"])
 

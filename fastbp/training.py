@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from . import _checks, progress
-from ._kernels import optim as _optim
+from ._kernels import status as _status
 from ._kernels import training as _kt
 from ._kernels.losses import CROSS_ENTROPY
 from .errors import DivergenceError
@@ -18,9 +18,9 @@ from .history import History
 EVAL_CHUNK = 1024  # rows per compiled validation pass: bounds its workspace
 
 _REASONS = {
-    _optim.BAD_LOSS: "the loss is not finite",
-    _optim.BAD_GRADIENT: "the gradient is not finite",
-    _optim.BAD_STEP: "the update would make a parameter non-finite",
+    _status.BAD_LOSS: "the loss is not finite",
+    _status.BAD_GRADIENT: "the gradient is not finite",
+    _status.BAD_STEP: "the update would make a parameter non-finite",
 }
 
 
@@ -94,7 +94,7 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
                 shuffle, xb, tb, lb, space.work, space.grad, net._no_grad_inp,
                 kind, hyper, state, count)
             elapsed = time.perf_counter() - start
-            if status != _optim.OK:
+            if status != _status.OK:
                 raise divergence(status, epoch, done)
             optimizer.epoch = first + epoch + 1
             history.loss.append(value)

@@ -9,6 +9,7 @@ every new value would be finite; only then does the second write.
 import numpy as np
 
 from . import REORDER, jit
+from .status import BAD_GRADIENT, BAD_STEP, OK
 
 SGD, ADAM, RMSPROP = range(3)
 # Positions in ``hyper``.  The meaning of A, B, EPS and FLAG depends on the kind:
@@ -20,8 +21,6 @@ LR, A, B, EPS, DECAY, FLAG, MAX_NORM, LIMIT = range(8)
 N_HYPER = 8
 _FLOAT64_MAX = np.finfo(np.float64).max
 
-# Status codes shared with the training kernels.
-OK, BAD_LOSS, BAD_GRADIENT, BAD_STEP = range(4)
 
 
 # Each rule maps (parameter, gradient, state...) of one element to their new

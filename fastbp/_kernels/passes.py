@@ -20,6 +20,7 @@ flat.
 import numpy as np
 
 from . import activations, dense, jit, losses
+from .status import BAD_INPUT, BAD_LABEL, BAD_TARGET, OK
 
 N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
 
@@ -51,8 +52,27 @@ def forward_at(params, layers, inp, i0, m, work, pre, out):
 
 
 @jit
+def check_batch(layers, X, target, labels):
+    """Status of a batch before anything is computed: finite X and T, labels in range.
+
+    Scanning here rather than in Python saves a compiled call per array, which
+    at batch 1 costs more than the step itself.
+    """
+    if first_nonfinite(X) >= 0:
+        return BAD_INPUT
+    if first_nonfinite(target) >= 0:
+        return BAD_TARGET
+    if first_out_of_range(labels, layers[layers.shape[0] - 1, N_OUT]) >= 0:
+        return BAD_LABEL
+    return OK
+
+
+@jit
 def predict(params, layers, X, work, result):
-    """Outputs for every row of X, as many rows at a time as ``work`` holds."""
+    """Outputs for every row of X, as many rows at a time as ``work`` holds;
+    returns a status (BAD_INPUT, before anything is written, if X is not finite)."""
+    if first_nonfinite(X) >= 0:
+        return BAD_INPUT
     cap, pre, out, _, _ = regions(layers, work)
     inp = X.reshape(X.size)
     n, n_in = X.shape
@@ -62,6 +82,7 @@ def predict(params, layers, X, work, result):
         m = min(n, lo + cap) - lo
         y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre, out)
         flat[lo * n_out:(lo + m) * n_out] = work[y0:y0 + m * n_out]
+    return OK
 
 
 @jit
@@ -115,9 +136,16 @@ def loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels, work,
 
 @jit
 def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp):
-    """forward, loss and backward of the batch X in one compiled call; returns the loss."""
-    return loss_and_gradient_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0],
-                                target, labels, work, grad, grad_inp)
+    """Check the batch, then forward, loss and backward in one compiled call.
+
+    Returns (loss, status); on a bad batch nothing is computed.
+    """
+    status = check_batch(layers, X, target, labels)
+    if status != OK:
+        return np.nan, status
+    value = loss_and_gradient_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0],
+                                 target, labels, work, grad, grad_inp)
+    return value, OK
 
 
 @jit

@@ -7,6 +7,7 @@ are gathered by index into small buffers; the data itself is never copied.
 import numpy as np
 
 from . import jit, losses, optim, passes
+from .status import BAD_LOSS, OK
 
 
 @jit
@@ -15,14 +16,20 @@ def _step_at(params, layers, loss, inp, i0, m, target, labels, work, grad, no_gr
     value = passes.loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels,
                                         work, grad, no_grad_inp)
     if not np.isfinite(value):
-        return value, optim.BAD_LOSS
+        return value, BAD_LOSS
     return value, optim.update(kind, hyper, state, count, params, grad)
 
 
 @jit
 def step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
          kind, hyper, state, count):
-    """One forward, backward and update; returns (loss before the update, status)."""
+    """Check the batch, then one forward, backward and update.
+
+    Returns (loss before the update, status).
+    """
+    status = passes.check_batch(layers, X, target, labels)
+    if status != OK:
+        return np.nan, status
     return _step_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0], target, labels,
                     work, grad, no_grad_inp, kind, hyper, state, count)
 
@@ -58,12 +65,12 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
                 tb[r] = T[row]
         value, status = _step_at(params, layers, loss, xb, 0, m, tb, lb, work, grad,
                                  no_grad_inp, kind, hyper, state, count)
-        if status != optim.OK:
+        if status != OK:
             return total, b, status
         total += value * m if weighted else value
     if weighted:
         total /= n
-    return total, n_batches, optim.OK
+    return total, n_batches, OK
 
 
 @jit

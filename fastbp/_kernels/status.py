@@ -1,0 +1,12 @@
+"""Status codes the compiled calls return; the Python layer turns them into exceptions.
+
+On any status but OK the call has written nothing the user can see: the
+parameters and the optimizer state are as they were.
+"""
+OK = 0
+BAD_LOSS = 1       # the loss is NaN or infinite
+BAD_GRADIENT = 2   # the gradient is not finite
+BAD_STEP = 3       # the update would make a parameter non-finite
+BAD_INPUT = 4      # X holds NaN or infinity
+BAD_TARGET = 5     # T holds NaN or infinity
+BAD_LABEL = 6      # a class label lies outside [0, n_classes)
