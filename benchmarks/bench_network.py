@@ -1,47 +1,55 @@
-"""Speed, correctness and compile time of ``Network.forward`` and
-``Network.loss_and_gradient`` on the workloads of ``common.WORKLOADS``.
+"""Speed and correctness of ``Network.forward`` and ``Network.loss_and_gradient``
+on the workloads of ``common.WORKLOADS``, in both dtypes.
 
-Every kernel is compiled in ``setup`` by one warm-up call, so no timing ever
-includes compilation; compilation has a benchmark of its own, run cold in a
-fresh interpreter.
+Every kernel is compiled (or loaded from numba's cache) in ``setup`` by warm-up
+calls, so no timing ever includes compilation; compilation has benchmarks of
+its own in ``bench_startup``.
 """
-import os
-import subprocess
-import sys
-import tempfile
+from .common import (DTYPES, WORKLOAD_NAMES, OnePerProcess, problem, reference,
+                     relative_error, warm_up)
 
-from .common import WORKLOAD_NAMES, problem, reference, relative_error
+_PREPARED = OnePerProcess()
+
+
+def _prepared(kind, workload, dtype):
+    """(net, X, T, loss) for ``workload`` with ``kind``'s kernels warm."""
+    def build():
+        net, X, T, loss = problem(workload, dtype)
+        if kind == "forward":
+            warm_up(lambda: net.forward(X))
+        else:
+            warm_up(lambda: net.loss_and_gradient(X, T, loss=loss))
+        return net, X, T, loss
+    return _PREPARED.get((kind, workload, dtype), build)
 
 
 class Forward:
     """Inference on one batch: validation, the compiled pass, the output copy."""
 
-    params = [WORKLOAD_NAMES]
-    param_names = ["workload"]
-    # "wide" is ~0.1 s a call; the default 60 s leaves too little room on a
-    # busy machine once a cold cache adds compilation to setup.
+    params = [WORKLOAD_NAMES, DTYPES]
+    param_names = ["workload", "dtype"]
+    # "wide" in float64 is tenths of a second a call; the default 60 s leaves
+    # too little room on a busy machine once a cold cache adds compilation.
     timeout = 180
 
-    def setup(self, workload):
-        self.net, self.X, _, _ = problem(workload)
-        self.net.forward(self.X)
+    def setup(self, workload, dtype):
+        self.net, self.X, _, _ = _prepared("forward", workload, dtype)
 
-    def time_forward(self, workload):
+    def time_forward(self, workload, dtype):
         self.net.forward(self.X)
 
 
 class LossAndGradient:
-    """One training step's worth of work: forward, loss, backward."""
+    """One training step's worth of work without the update: forward, loss, backward."""
 
-    params = [WORKLOAD_NAMES]
-    param_names = ["workload"]
+    params = [WORKLOAD_NAMES, DTYPES]
+    param_names = ["workload", "dtype"]
     timeout = 180
 
-    def setup(self, workload):
-        self.net, self.X, self.T, self.loss = problem(workload)
-        self.net.loss_and_gradient(self.X, self.T, loss=self.loss)
+    def setup(self, workload, dtype):
+        self.net, self.X, self.T, self.loss = _prepared("gradient", workload, dtype)
 
-    def time_loss_and_gradient(self, workload):
+    def time_loss_and_gradient(self, workload, dtype):
         self.net.loss_and_gradient(self.X, self.T, loss=self.loss)
 
 
@@ -53,69 +61,27 @@ class Correctness:
     reference and should stay near 1e-16 (float64) or 1e-7 (float32).
     """
 
-    params = [WORKLOAD_NAMES]
-    param_names = ["workload"]
+    params = [WORKLOAD_NAMES, DTYPES]
+    param_names = ["workload", "dtype"]
     timeout = 180
 
-    def setup(self, workload):
-        self.net, self.X, self.T, self.loss = problem(workload)
+    def setup(self, workload, dtype):
+        self.net, self.X, self.T, self.loss = problem(workload, dtype)
         self.out, self.value, self.grad = reference(self.net, self.X, self.T, self.loss)
 
-    def track_loss(self, workload):
+    def track_loss(self, workload, dtype):
         value, _ = self.net.loss_and_gradient(self.X, self.T, loss=self.loss)
         return float(value)
 
     track_loss.unit = "loss"
 
-    def track_forward_error(self, workload):
+    def track_forward_error(self, workload, dtype):
         return relative_error(self.net.forward(self.X), self.out)
 
     track_forward_error.unit = "relative error"
 
-    def track_gradient_error(self, workload):
+    def track_gradient_error(self, workload, dtype):
         _, grad = self.net.loss_and_gradient(self.X, self.T, loss=self.loss)
         return relative_error(grad, self.grad)
 
     track_gradient_error.unit = "relative error"
-
-
-# Run in a fresh interpreter: time from the first call into fastbp until both
-# public passes are compiled, i.e. what a user waits for on first use.  The
-# import (numba itself, ~0.4 s) is left out.
-_COLD_START = """
-import sys, time
-import numpy as np
-import fastbp
-dtype = np.dtype(sys.argv[1])
-start = time.perf_counter()
-net = fastbp.Network([4, 8, 3], ["tanh", "softmax"], dtype=dtype, seed=0)
-X = np.zeros((2, 4), dtype)
-net.forward(X)
-net.loss_and_gradient(X, np.array([0, 2]), loss="cross_entropy")
-print(time.perf_counter() - start)
-"""
-
-
-class Compile:
-    """Cold compilation of every kernel, one dtype at a time (~7 s each today)."""
-
-    params = [["float32", "float64"]]
-    param_names = ["dtype"]
-    timeout = 300
-    _CHILD_TIMEOUT = 240  # seconds; below ``timeout`` so the child's error is what asv reports
-
-    def track_compile_seconds(self, dtype):
-        with tempfile.TemporaryDirectory(prefix="fastbp-cold-numba-") as cache:
-            # An empty cache directory forces a cold compile; run from inside
-            # it so that nothing in the current directory shadows the
-            # installed package.
-            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-            done = subprocess.run(
-                [sys.executable, "-c", _COLD_START, dtype], cwd=cache, env=env,
-                capture_output=True, text=True, timeout=self._CHILD_TIMEOUT)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"cold-start child failed (exit {done.returncode}):\n{done.stderr}")
-        return float(done.stdout.strip().splitlines()[-1])
-
-    track_compile_seconds.unit = "seconds"

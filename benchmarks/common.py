@@ -11,6 +11,7 @@ import os
 import pathlib
 import sys
 import tempfile
+import time
 
 # One thread everywhere.  The development machine has two cores shared with
 # other jobs: a 2-thread timing turns bimodal (0.2 ms vs 24 ms) as soon as
@@ -55,43 +56,133 @@ import fastbp  # noqa: E402
 
 
 class Workload:
-    """One network shape, batch size and dtype to measure on."""
+    """One network shape and batch size to measure on.
 
-    def __init__(self, sizes, activations, batch, dtype, seed):
+    ``dtype`` is the dtype the issue's targets are stated in; the benchmarks
+    themselves run every workload in both ``DTYPES``.
+    """
+
+    def __init__(self, sizes, activations, batch, dtype, seed, epoch_samples):
         self.sizes = tuple(sizes)
         self.activations = tuple(activations)
         self.batch = batch
         self.dtype = np.dtype(dtype)
         self.seed = seed
+        self.epoch_samples = epoch_samples  # training-set size of a ``fit`` epoch
         # Integer labels for a softmax output (the classification path),
         # target rows and the derivation's sum of squares otherwise.
         self.loss = "cross_entropy" if self.activations[-1] == "softmax" else "sse"
 
 
+# Epoch sizes keep a whole suite run sane: mnist's 12,800 samples are a fifth of
+# the real 60,000 (compare.py times full epochs side by side with the peers).
 WORKLOADS = {
-    "tiny": Workload([2, 16, 16, 1], ["tanh", "tanh", "identity"], 1, np.float64, 101),
-    "small": Workload([64, 128, 128, 10], ["tanh", "tanh", "softmax"], 32, np.float64, 102),
-    "mnist": Workload([784, 256, 128, 10], ["tanh", "tanh", "softmax"], 128, np.float32, 103),
-    "wide": Workload([1024, 1024, 1024, 1024], ["tanh"] * 3, 256, np.float32, 104),
+    "tiny": Workload([2, 16, 16, 1], ["tanh", "tanh", "identity"], 1, np.float64, 101, 10_000),
+    "small": Workload([64, 128, 128, 10], ["tanh", "tanh", "softmax"], 32, np.float64, 102, 3_200),
+    "mnist": Workload([784, 256, 128, 10], ["tanh", "tanh", "softmax"], 128, np.float32, 103,
+                      12_800),
+    "wide": Workload([1024, 1024, 1024, 1024], ["tanh"] * 3, 256, np.float32, 104, 2_560),
 }
 WORKLOAD_NAMES = list(WORKLOADS)
+DTYPES = ["float32", "float64"]
+
+# Plain SGD with a small step: a timed train_step or fit changes the network,
+# and this keeps the parameters finite however often asv repeats it.
+LEARNING_RATE = 1e-3
 
 
-def problem(name):
-    """(network, X, T, loss) for a workload, identical on every call and commit.
+def _dtype(work, dtype):
+    return work.dtype if dtype is None else np.dtype(dtype)
+
+
+def _targets(work, rng, rows, dtype):
+    if work.loss == "cross_entropy":
+        return rng.integers(0, work.sizes[-1], size=rows, dtype=np.int64)
+    return rng.uniform(-0.9, 0.9, size=(rows, work.sizes[-1])).astype(dtype)
+
+
+def problem(name, dtype=None):
+    """(network, X, T, loss) for one batch of a workload, identical on every
+    call and commit; ``dtype`` defaults to the workload's own.
 
     Inputs are standard normal; targets are uniform in (-0.9, 0.9) (inside
     tanh's range) for squared error, uniform class labels for cross-entropy.
+    Both dtypes see the same numbers (drawn in float64, then rounded).
     """
     work = WORKLOADS[name]
+    dtype = _dtype(work, dtype)
     rng = np.random.default_rng(work.seed)
-    X = rng.standard_normal((work.batch, work.sizes[0])).astype(work.dtype)
-    if work.loss == "cross_entropy":
-        T = rng.integers(0, work.sizes[-1], size=work.batch, dtype=np.int64)
-    else:
-        T = rng.uniform(-0.9, 0.9, size=(work.batch, work.sizes[-1])).astype(work.dtype)
-    net = fastbp.Network(work.sizes, work.activations, dtype=work.dtype, seed=work.seed)
+    X = rng.standard_normal((work.batch, work.sizes[0])).astype(dtype)
+    T = _targets(work, rng, work.batch, dtype)
+    net = fastbp.Network(work.sizes, work.activations, dtype=dtype, seed=work.seed)
     return net, X, T, work.loss
+
+
+def epoch_problem(name, dtype=None):
+    """(network, X, T, loss) with ``epoch_samples`` samples: a training set.
+
+    Drawn as ``problem`` draws (but from a stream of its own), a block of rows
+    at a time straight into arrays of the network's dtype, so that making the
+    data never needs more memory than the data itself: ``peakmem_fit`` would
+    otherwise see a float64 draw rather than what ``fit`` does.
+    """
+    work = WORKLOADS[name]
+    dtype = _dtype(work, dtype)
+    rng = np.random.default_rng([work.seed, 1])
+    n, block = work.epoch_samples, 1024
+    X = np.empty((n, work.sizes[0]), dtype)
+    for start in range(0, n, block):
+        X[start:start + block] = rng.standard_normal((min(block, n - start), work.sizes[0]))
+    if work.loss == "cross_entropy":
+        T = _targets(work, rng, n, dtype)
+    else:
+        T = np.empty((n, work.sizes[-1]), dtype)
+        for start in range(0, n, block):
+            T[start:start + block] = _targets(work, rng, min(block, n - start), dtype)
+    net = fastbp.Network(work.sizes, work.activations, dtype=dtype, seed=work.seed)
+    return net, X, T, work.loss
+
+
+def fit_epoch(net, X, T, loss, batch, optimizer):
+    """One shuffled epoch of ``fit``, as every benchmark of it calls it."""
+    return net.fit(X, T, epochs=1, batch_size=batch, optimizer=optimizer, loss=loss,
+                   shuffle=True, seed=0, progress=False)
+
+
+def warm_up(call, calls=12, seconds=0.25):
+    """Call ``call`` until it runs at its steady speed, then stop.
+
+    The first call compiles the kernels or loads them from numba's cache.  A
+    tiny workload then still takes ~10 calls to settle (CPython specialises a
+    call site after a few runs; 86 us, 14 us ... 7 us for tiny's train_step),
+    so a few more follow, within ``seconds`` for the slow workloads.
+    """
+    call()
+    start = time.perf_counter()
+    for _ in range(calls - 1):
+        call()
+        if time.perf_counter() - start > seconds:
+            break
+
+
+class OnePerProcess:
+    """Builds what a benchmark needs once per process and hands it out again.
+
+    The asv runner here re-runs ``setup`` before every timed call, so the
+    expensive part of a setup (data, network, the warm-up call that compiles
+    or loads the kernels) must happen once, not per call.  asv runs each
+    benchmark and parameter set in a process of its own, so one entry is
+    enough; keeping only the newest also bounds memory if that ever changes.
+    """
+
+    def __init__(self):
+        self._key, self._value = None, None
+
+    def get(self, key, build):
+        if key != self._key:
+            self._key, self._value = None, None  # free the old entry before building
+            self._value, self._key = build(), key
+        return self._value
 
 
 # --- the reference: the derivation in float64 NumPy, written for reading ---
