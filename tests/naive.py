@@ -180,6 +180,15 @@ def loss_and_gradient(weights, biases, activations, inputs, targets, loss="sse")
     return L, grad, (grad_inputs[0] if np.ndim(inputs) == 1 else grad_inputs)
 
 
+def layer_offsets(sizes):
+    """The documented layout: for each layer, (start of A_i, start of B_i)."""
+    out, start = [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        out.append((start, start + n_out * n_in))
+        start += n_out * n_in + n_out
+    return out
+
+
 def split(flat, sizes):
     """(weights, biases) of a flat vector in fastbp's parameter layout."""
     weights, biases, start = [], [], 0

@@ -16,20 +16,12 @@ import numpy as np
 import pytest
 
 import fastbp
+from naive import layer_offsets
 
 DTYPES = [np.float64, np.float32]
 
 
 # --- helpers -----------------------------------------------------------------
-
-def layer_offsets(sizes):
-    """Documented layout: for each layer, (start of A_i, start of B_i)."""
-    out, start = [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        out.append((start, start + n_out * n_in))
-        start += n_out * n_in + n_out
-    return out
-
 
 def expected_n_params(sizes):
     return sum(n_out * n_in + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))

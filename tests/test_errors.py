@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from naive import layer_offsets
 
 N_IN, N_HIDDEN, N_OUT = 3, 5, 2
 SIZES = (N_IN, N_HIDDEN, N_OUT)
@@ -22,15 +23,6 @@ DTYPES = [np.float64, np.float32]
 
 
 # --- helpers -----------------------------------------------------------------
-
-def layer_offsets(sizes):
-    """(start of A_i, start of B_i) in the flat layout, for every layer."""
-    out, start = [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        out.append((start, start + n_out * n_in))
-        start += n_out * n_in + n_out
-    return out
-
 
 def address(array):
     return array.__array_interface__["data"][0]
