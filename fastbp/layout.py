@@ -8,6 +8,10 @@ import numpy as np
 
 from ._kernels.passes import ACT, N_IN, N_OUT, U_OFF, W_OFF
 
+# Passes over a large input (forward, fit's validation) run this many rows at a
+# time, so their workspace needs this many rows only.
+CHUNK_ROWS = 1024
+
 
 def layer_table(sizes, codes):
     """The int64 table the compiled passes walk (see ``_kernels.passes``)."""

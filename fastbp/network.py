@@ -11,9 +11,6 @@ from .optimizers import Optimizer
 
 # Initialisation by activation: He for the relu family, Glorot otherwise.
 _HE = ("relu", "leaky_relu", "softplus")
-# forward runs this many rows per pass, so predicting on a large set needs
-# buffers for this many rows only.
-_CHUNK = 1024
 
 
 class _Workspace:
@@ -61,14 +58,13 @@ class Network:
         dtype = _checks.network_dtype(dtype)
         sizes = _checks.sizes(sizes)
         names, codes = _checks.activation_names(activations, len(sizes) - 1)
-        self._setup(sizes, names, dtype)
+        self._setup(sizes, names, codes, dtype)
         self._initialise(np.random.default_rng(seed))
 
-    def _setup(self, sizes, names, dtype):
+    def _setup(self, sizes, names, codes, dtype):
         self._sizes = sizes
         self._activations = names
         self._dtype = dtype
-        codes = [_checks.activation_code(name) for name in names]
         self._layers = layout.layer_table(sizes, codes)
         self._params = np.zeros(layout.n_params(sizes), dtype)
         self.weights, self.biases = self.split(self._params)
@@ -154,7 +150,9 @@ class Network:
                 "dtype": self._dtype.str, "params": self._params}
 
     def __setstate__(self, state):
-        self._setup(tuple(state["sizes"]), tuple(state["activations"]), np.dtype(state["dtype"]))
+        sizes = tuple(state["sizes"])
+        names, codes = _checks.activation_names(state["activations"], len(sizes) - 1)
+        self._setup(sizes, names, codes, np.dtype(state["dtype"]))
         self._params[...] = state["params"]
 
     # --- computing -------------------------------------------------------
@@ -162,7 +160,7 @@ class Network:
     def forward(self, X):
         """Network outputs for X: (m, sizes[0]) -> (m, sizes[-1]); 1-D -> 1-D."""
         X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
-        space = self._workspace(min(X.shape[0], _CHUNK))
+        space = self._workspace(min(X.shape[0], layout.CHUNK_ROWS))
         y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
         code = passes.predict(self._params, self._layers, X, space.work, y)
         if code != status.OK:

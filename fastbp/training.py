@@ -8,14 +8,14 @@ import time
 
 import numpy as np
 
-from . import _checks, progress
+from . import _checks, layout, progress
 from ._kernels import status as _status
 from ._kernels import training as _kt
 from ._kernels.losses import CROSS_ENTROPY
 from .errors import DivergenceError
 from .history import History
+from .optimizers import Adam, Optimizer
 
-EVAL_CHUNK = 1024  # rows per compiled validation pass: bounds its workspace
 
 _REASONS = {
     _status.BAD_LOSS: "the loss is not finite",
@@ -39,8 +39,6 @@ def _seed_state(seed):
 
 def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
         validation_data, progress_bar, patience, min_delta, callbacks):
-    from .optimizers import Adam, Optimizer
-
     # --- everything is checked before anything is touched ---------------
     code = _checks.loss_code(loss, net.activations[-1])
     X, one = _checks.samples(X, net.sizes[0], net.dtype)
@@ -73,7 +71,7 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
     kind, hyper, state, count = optimizer._kernel_args(net.params)
 
     # --- buffers for the whole run: the steps allocate nothing ------------
-    space = net._workspace(max(batch_size, EVAL_CHUNK if validation else 1))
+    space = net._workspace(max(batch_size, layout.CHUNK_ROWS if validation else 1))
     xb = np.empty(batch_size * net.sizes[0], net.dtype)
     tb = target[:0] if labels.size else np.empty((batch_size, net.sizes[-1]), net.dtype)
     lb = np.empty(batch_size, np.int64) if labels.size else labels
