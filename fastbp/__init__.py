@@ -1,6 +1,8 @@
 """fastbp: dense neural networks trained on the CPU by compiled backpropagation."""
 from ._kernels.losses import CODES as _LOSS_CODES
 from .activations import ACTIVATIONS, jacobian
+from .custom import register_activation
+from .gradcheck import gradcheck
 from .errors import DivergenceError
 from .history import History
 from .io import load
@@ -13,7 +15,7 @@ LOSSES = tuple(_LOSS_CODES)
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Network", "jacobian", "load", "History", "DivergenceError",
+    "ACTIVATIONS", "LOSSES", "Network", "jacobian", "register_activation", "gradcheck", "load", "History", "DivergenceError",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS",
     "StepDecay", "ExponentialDecay", "CosineDecay", "__version__",
 ]
