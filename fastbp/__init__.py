@@ -3,6 +3,7 @@ from ._kernels.losses import CODES as _LOSS_CODES
 from .activations import ACTIVATIONS, jacobian
 from .errors import DivergenceError
 from .history import History
+from .interop import from_torch
 from .io import load
 from .network import Network
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -12,7 +13,7 @@ LOSSES = tuple(_LOSS_CODES)
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Network", "jacobian", "load", "History", "DivergenceError",
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
+    "ACTIVATIONS", "LOSSES", "Network", "jacobian", "load", "from_torch", "History",
+    "DivergenceError", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
     "StepDecay", "ExponentialDecay", "CosineDecay", "__version__",
 ]
