@@ -3,7 +3,7 @@ import threading
 
 import numpy as np
 
-from . import _checks, custom, io, layout, training
+from . import _checks, custom, interop, io, layout, training
 from ._kernels import status
 from ._kernels.entries import BUILTIN
 from ._kernels.losses import CROSS_ENTROPY, MSE
@@ -350,3 +350,14 @@ class Network:
         """Write the network (and the optimizer's state, to resume training) to
         ``path`` as ``.npz``; read it back with ``fastbp.load``."""
         io.save(self, path, optimizer)
+
+    def to_torch(self):
+        """This network as a ``torch.nn.Sequential`` (needs PyTorch).
+
+        Layer i becomes ``seq[2*i]``, an ``nn.Linear`` holding copies of
+        ``weights[i]`` and ``biases[i]`` in the network's dtype, and
+        ``seq[2*i+1]``, its activation module (``nn.Identity`` for
+        ``"identity"``, so the positions stay regular).  ``fastbp.from_torch``
+        converts it back; see it for the mapping and softplus's threshold.
+        """
+        return interop.to_torch(self)
