@@ -236,6 +236,11 @@ def to_torch(net):
     nn = torch.nn
     dtype = getattr(torch, net.dtype.name)
     modules = []
+    for i, name in enumerate(net.activations):
+        if name not in MODULES:
+            raise ValueError(
+                f"net: activation {name!r} of layer {i} is registered with fastbp only; "
+                "PyTorch has no module for it")
     for w, b, name in zip(net.weights, net.biases, net.activations):
         n_out, n_in = w.shape
         # skip_init: no random initialisation, so torch's global RNG is left alone.
