@@ -1,16 +1,17 @@
 """The compiled calls a network makes: one set per activation table.
 
 Every pass takes ``ext``, the hook through which registered (custom)
-activations are computed (see ``activations``).  The built-in set fixes it to
-None in module-level functions, which numba caches on disk; a set for
-custom activations binds a hook built at run time, in closures, which numba
-compiles once per process (it cannot cache closures over run-time objects).
+activations are computed (see ``activations``).  The entry points default it
+to None, so networks of built-in activations call them directly and numba
+caches them on disk; a set for custom activations binds a hook built at run
+time, in closures, which numba compiles once per process (it cannot cache
+closures over run-time objects).
 """
 from typing import Callable, NamedTuple
 
 from numba import njit
 
-from . import jit, passes, training
+from . import passes, training
 
 
 class Entries(NamedTuple):
@@ -21,38 +22,8 @@ class Entries(NamedTuple):
     evaluate: Callable
 
 
-@jit
-def _predict(params, layers, X, work, result):
-    return passes.predict(params, layers, X, work, result, None)
-
-
-@jit
-def _loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp):
-    return passes.loss_and_gradient(params, layers, loss, X, target, labels, work, grad,
-                                    grad_inp, None)
-
-
-@jit
-def _step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
-          kind, hyper, state, count):
-    return training.step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
-                         kind, hyper, state, count, None)
-
-
-@jit
-def _epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
-           xb, tb, lb, work, grad, no_grad_inp, kind, hyper, state, count):
-    return training.epoch(params, layers, loss, X, T, labels, batch_size, order, rng,
-                          reshuffle, xb, tb, lb, work, grad, no_grad_inp, kind, hyper,
-                          state, count, None)
-
-
-@jit
-def _evaluate(params, layers, loss, X, T, labels, work):
-    return training.evaluate(params, layers, loss, X, T, labels, work, None)
-
-
-BUILTIN = Entries(_predict, _loss_and_gradient, _step, _epoch, _evaluate)
+BUILTIN = Entries(passes.predict, passes.loss_and_gradient, training.step, training.epoch,
+                  training.evaluate)
 
 
 def bound_to(ext):
@@ -64,5 +35,4 @@ def bound_to(ext):
             return fn(*args, ext)
         return entry
 
-    return Entries(*(bind(fn) for fn in (passes.predict, passes.loss_and_gradient,
-                                         training.step, training.epoch, training.evaluate)))
+    return Entries(*(bind(fn) for fn in BUILTIN))

@@ -69,7 +69,7 @@ def check_batch(layers, X, target, labels):
 
 
 @jit
-def predict(params, layers, X, work, result, ext):
+def predict(params, layers, X, work, result, ext=None):
     """Outputs for every row of X, as many rows at a time as ``work`` holds;
     returns a status (BAD_INPUT, before anything is written, if X is not finite)."""
     if first_nonfinite(X) >= 0:
@@ -138,7 +138,8 @@ def loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels, work,
 
 
 @jit
-def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp, ext):
+def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp,
+                      ext=None):
     """Check the batch, then forward, loss and backward in one compiled call.
 
     Returns (loss, status); on a bad batch nothing is computed.

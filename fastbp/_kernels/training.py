@@ -12,7 +12,7 @@ from .status import BAD_LOSS, OK
 
 @jit
 def _step_at(params, layers, loss, inp, i0, m, target, labels, work, grad, no_grad_inp,
-             kind, hyper, state, count, ext):
+             kind, hyper, state, count, ext=None):
     value = passes.loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels,
                                         work, grad, no_grad_inp, ext)
     if not np.isfinite(value):
@@ -22,7 +22,7 @@ def _step_at(params, layers, loss, inp, i0, m, target, labels, work, grad, no_gr
 
 @jit
 def step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
-         kind, hyper, state, count, ext):
+         kind, hyper, state, count, ext=None):
     """Check the batch, then one forward, backward and update.
 
     Returns (loss before the update, status).
@@ -36,7 +36,7 @@ def step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
 
 @jit
 def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
-          xb, tb, lb, work, grad, no_grad_inp, kind, hyper, state, count, ext):
+          xb, tb, lb, work, grad, no_grad_inp, kind, hyper, state, count, ext=None):
     """One pass over the data.
 
     ``xb`` (flat), ``tb`` and ``lb`` receive each batch's rows, gathered by
@@ -74,7 +74,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
 
 
 @jit
-def evaluate(params, layers, loss, X, T, labels, work, ext):
+def evaluate(params, layers, loss, X, T, labels, work, ext=None):
     """(loss over all of X in the loss's convention, correct argmax predictions).
 
     Runs as many rows at a time as ``work`` holds.  Correct predictions are
