@@ -10,6 +10,7 @@ function passed as a value would stop the caching, and ``ext is not None`` on
 a None argument is pruned at compile time).
 """
 from . import elementwise, jit, vector
+from .views import flat
 
 CODES = {**elementwise.CODES, **vector.CODES}
 CUSTOM = 64  # first code of a registered activation
@@ -51,9 +52,9 @@ def forward(code, pre, out):
     """out = f(pre) for a C-ordered (samples x features) block (built-in codes)."""
     m, n = pre.shape
     if is_vector(code):
-        vector.forward(code, pre.reshape(pre.size), 0, out.reshape(out.size), 0, m, n)
+        vector.forward(code, flat(pre), 0, flat(out), 0, m, n)
     else:
-        elementwise.forward(code, pre.reshape(pre.size), 0, out.reshape(out.size), 0, m * n)
+        elementwise.forward(code, flat(pre), 0, flat(out), 0, m * n)
 
 
 @jit
@@ -62,9 +63,9 @@ def vjp_inplace(code, out, g):
     ``out`` (built-in codes)."""
     m, n = g.shape
     if is_vector(code):
-        vector.vjp_inplace(code, out.reshape(out.size), 0, g.reshape(g.size), 0, m, n)
+        vector.vjp_inplace(code, flat(out), 0, flat(g), 0, m, n)
     else:
-        elementwise.vjp_inplace(code, out.reshape(out.size), 0, g.reshape(g.size), 0, m * n)
+        elementwise.vjp_inplace(code, flat(out), 0, flat(g), 0, m * n)
 
 
 @jit

@@ -17,13 +17,9 @@ multiply-adds (``python benchmarks/blas_threshold.py`` measures it).
 import numpy as np
 
 from . import REORDER, jit
+from .views import matrix as _matrix
 
 BLAS_MIN = 1 << 13  # 8192; see benchmarks/blas_threshold.py
-
-
-@jit
-def _matrix(flat, start, rows, cols):
-    return flat[start:start + rows * cols].reshape((rows, cols))
 
 
 @jit(fastmath=REORDER)

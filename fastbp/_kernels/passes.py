@@ -22,6 +22,7 @@ import numpy as np
 
 from . import activations, dense, jit, losses
 from .status import BAD_INPUT, BAD_LABEL, BAD_TARGET, OK
+from .views import flat
 
 N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
 
@@ -75,14 +76,17 @@ def predict(params, layers, X, work, result, ext=None):
     if first_nonfinite(X) >= 0:
         return BAD_INPUT
     cap, pre, out, _, _ = regions(layers, work)
-    inp = X.reshape(X.size)
+    inp = flat(X)
     n, n_in = X.shape
     n_out = result.shape[1]
-    flat = result.reshape(result.size)
+    outputs = flat(result)
     for lo in range(0, n, cap):
         m = min(n, lo + cap) - lo
         y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre, out, ext)
-        flat[lo * n_out:(lo + m) * n_out] = work[y0:y0 + m * n_out]
+        # A loop, not slice assignment: that compiles a shape-mismatch error
+        # path which formats strings (seconds of every cold compile).
+        for k in range(m * n_out):
+            outputs[lo * n_out + k] = work[y0 + k]
     return OK
 
 
@@ -122,7 +126,7 @@ def backward(params, layers, inp, i0, m, work, pre, out, delta, spare, grad, gra
                                ext)
             delta, spare = spare, delta
         elif grad_inp.shape[0] > 0:
-            dense.input_gradient(work, delta, params, w, grad_inp.reshape(grad_inp.size), 0,
+            dense.input_gradient(work, delta, params, w, flat(grad_inp), 0,
                                  m, n_in, n_out)
 
 
@@ -147,7 +151,7 @@ def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_
     status = check_batch(layers, X, target, labels)
     if status != OK:
         return np.nan, status
-    value = loss_and_gradient_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0],
+    value = loss_and_gradient_at(params, layers, loss, flat(X), 0, X.shape[0],
                                  target, labels, work, grad, grad_inp, ext)
     return value, OK
 
@@ -155,9 +159,9 @@ def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_
 @jit
 def first_nonfinite(a):
     """Flat index of the first NaN or infinity in ``a``, or -1 (allocates nothing)."""
-    flat = a.ravel()
-    for i in range(flat.size):
-        if not np.isfinite(flat[i]):
+    values = flat(a)
+    for i in range(values.size):
+        if not np.isfinite(values[i]):
             return i
     return -1
 

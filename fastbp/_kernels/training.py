@@ -8,6 +8,7 @@ import numpy as np
 
 from . import jit, losses, optim, passes
 from .status import BAD_LOSS, OK
+from .views import flat
 
 
 @jit
@@ -30,7 +31,7 @@ def step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
     status = passes.check_batch(layers, X, target, labels)
     if status != OK:
         return np.nan, status
-    return _step_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0], target, labels,
+    return _step_at(params, layers, loss, flat(X), 0, X.shape[0], target, labels,
                     work, grad, no_grad_inp, kind, hyper, state, count, ext)
 
 
@@ -62,7 +63,10 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
             if use_labels:
                 lb[r] = labels[row]
             else:
-                tb[r] = T[row]
+                # Element by element: a row assignment compiles a shape-error
+                # path that formats strings (seconds of every cold compile).
+                for k in range(tb.shape[1]):
+                    tb[r, k] = T[row, k]
         value, status = _step_at(params, layers, loss, xb, 0, m, tb, lb, work, grad,
                                  no_grad_inp, kind, hyper, state, count, ext)
         if status != OK:
@@ -83,7 +87,7 @@ def evaluate(params, layers, loss, X, T, labels, work, ext=None):
     cap, pre, out, delta, _ = passes.regions(layers, work)
     n, n_in = X.shape
     k = layers[layers.shape[0] - 1, passes.N_OUT]
-    inp = X.reshape(X.size)
+    inp = flat(X)
     use_labels = labels.size > 0
     weighted = loss != losses.SSE
     total = 0.0
