@@ -4,6 +4,7 @@ from .activations import ACTIVATIONS, jacobian
 from .errors import DivergenceError
 from .history import History
 from .io import load
+from .lbfgs import LBFGS
 from .network import Network
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .schedules import CosineDecay, ExponentialDecay, StepDecay
@@ -13,6 +14,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "Network", "jacobian", "load", "History", "DivergenceError",
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS",
     "StepDecay", "ExponentialDecay", "CosineDecay", "__version__",
 ]

@@ -4,8 +4,8 @@ import threading
 import numpy as np
 
 from . import _checks, io, layout, training
-from ._kernels import passes, status
-from ._kernels import training as _kt
+from ._kernels import status
+from ._kernels.entries import BUILTIN
 from ._kernels.losses import CROSS_ENTROPY, MSE
 from .optimizers import Optimizer
 
@@ -53,6 +53,9 @@ class Network:
         Views into ``params``: ``weights[i]`` has shape ``(sizes[i+1], sizes[i])``
         (A_{i+1} of the derivation), ``biases[i]`` has shape ``(sizes[i+1],)``.
     """
+
+    # The compiled calls this network makes (built-in activations: the cached set).
+    _kernels = BUILTIN
 
     def __init__(self, sizes, activations, dtype=np.float64, seed=None):
         dtype = _checks.network_dtype(dtype)
@@ -162,7 +165,7 @@ class Network:
         X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
         space = self._workspace(min(X.shape[0], layout.CHUNK_ROWS))
         y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
-        code = passes.predict(self._params, self._layers, X, space.work, y)
+        code = self._kernels.predict(self._params, self._layers, X, space.work, y)
         if code != status.OK:
             _checks.refused(code, X, one, None, None, self._sizes[-1])
         return y[0] if one else y
@@ -202,7 +205,7 @@ class Network:
         space = self._workspace(m)
         grad = np.empty_like(self._params)
         grad_inp = np.empty_like(X) if input_gradient else self._no_grad_inp
-        value, done = passes.loss_and_gradient(
+        value, done = self._kernels.loss_and_gradient(
             self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp)
         if done != status.OK:
             _checks.refused(done, X, one, target, labels, self._sizes[-1])
@@ -227,10 +230,11 @@ class Network:
                                          scan=False)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
-                            f"got {type(optimizer).__name__}")
+                            f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
+                            "use it with fit)")
         kind, hyper, state, count = optimizer._kernel_args(self._params)
         space = self._workspace(m)
-        value, done = _kt.step(
+        value, done = self._kernels.step(
             self._params, self._layers, code, X, target, labels, space.work, space.grad,
             self._no_grad_inp, kind, hyper, state, count)
         if done != status.OK:
@@ -255,6 +259,8 @@ class Network:
         optimizer : fastbp optimizer, default ``fastbp.Adam()``
             Keeps its state across calls, so ``fit`` can be called again to
             continue.  Its ``lr`` may be a schedule, evaluated per epoch.
+            ``fastbp.LBFGS()`` trains full-batch by L-BFGS instead: each epoch
+            is one L-BFGS iteration; ``batch_size`` and ``shuffle`` do not apply.
         loss : {"sse", "mse", "cross_entropy"}
         shuffle : bool
             Reshuffle the samples (by index; the data is never copied) every epoch.

@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 
-from . import _checks, layout, progress
+from . import _checks, layout, lbfgs, progress
 from ._kernels import status as _status
-from ._kernels import training as _kt
 from ._kernels.losses import CROSS_ENTROPY
 from .errors import DivergenceError
 from .history import History
+from .lbfgs import LBFGS
 from .optimizers import Adam, Optimizer
 
 
@@ -49,9 +49,9 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
     epochs = _checks.count(epochs, "epochs", 0)
     batch_size = min(_checks.count(batch_size, "batch_size", 1), n)
     optimizer = Adam() if optimizer is None else optimizer
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.Adam(), "
-                        f"got {type(optimizer).__name__}")
+    if not isinstance(optimizer, (Optimizer, LBFGS)):
+        raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.Adam() "
+                        f"or fastbp.LBFGS(), got {type(optimizer).__name__}")
     if patience is not None:
         patience = _checks.count(patience, "patience", 1)
     min_delta = _checks.nonnegative_number(min_delta, "min_delta")
@@ -68,65 +68,89 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
         Xv, one_v = _checks.samples(Xv, net.sizes[0], net.dtype, "validation_data[0]")
         validation = (Xv,) + _checks.targets(Tv, code, Xv.shape[0], one_v, net.sizes[-1],
                                              net.dtype, "validation_data[1]")
-    kind, hyper, state, count = optimizer._kernel_args(net.params)
-
-    # --- buffers for the whole run: the steps allocate nothing ------------
-    space = net._workspace(max(batch_size, layout.CHUNK_ROWS if validation else 1))
-    xb = np.empty(batch_size * net.sizes[0], net.dtype)
-    tb = target[:0] if labels.size else np.empty((batch_size, net.sizes[-1]), net.dtype)
-    lb = np.empty(batch_size, np.int64) if labels.size else labels
-    order = np.arange(n, dtype=np.int64)
-    rng = _seed_state(seed)
-
     history = History()
-    best_score, best_params, waited = np.inf, None, 0
     bar = progress.bar(progress_bar, epochs)
-    first = optimizer.epoch  # a schedule continues where the optimizer left off
+    after_epoch = _bookkeeping(net, code, validation, patience, min_delta, callbacks,
+                               history, bar)
     try:
-        for epoch in range(epochs):
-            optimizer.epoch = first + epoch
-            kind, hyper, state, count = optimizer._kernel_args(net.params)
-            start = time.perf_counter()
-            value, done, status = _kt.epoch(
-                net.params, net._layers, code, X, target, labels, batch_size, order, rng,
-                shuffle, xb, tb, lb, space.work, space.grad, net._no_grad_inp,
-                kind, hyper, state, count)
-            elapsed = time.perf_counter() - start
-            if status != _status.OK:
-                raise divergence(status, epoch, done)
-            optimizer.epoch = first + epoch + 1
-            history.loss.append(value)
-            history.time.append(elapsed)
-            text = f"loss {value:.4g}"
-            score = value
-            if validation is not None:
-                val_loss, correct = _kt.evaluate(net.params, net._layers, code, *validation,
-                                                 space.work)
-                history.val_loss.append(val_loss)
-                text += f"  val_loss {val_loss:.4g}"
-                if code == CROSS_ENTROPY:
-                    history.val_accuracy.append(correct / validation[0].shape[0])
-                    text += f"  val_acc {history.val_accuracy[-1]:.4f}"
-                score = val_loss
-            bar.update(text)
-            if patience is not None:
-                if score < best_score - min_delta:
-                    best_score, best_params, waited = score, net.params.copy(), 0
-                    history.best_epoch = epoch
-                else:
-                    waited += 1
-                    if waited >= patience:
-                        history.stopped_early = True
-            if any([bool(callback(net, history)) for callback in callbacks]):
-                break
-            if history.stopped_early:
-                break
+        if isinstance(optimizer, LBFGS):
+            lbfgs.run(net, optimizer, code, X, target, labels, epochs, after_epoch)
+        else:
+            _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size,
+                         shuffle, seed, validation is not None, after_epoch)
     except KeyboardInterrupt:
         # Python delivers Ctrl-C between bytecodes, so the compiled epoch has
         # finished: the parameters are those of its last completed step.
         history.interrupted = True
     finally:
         bar.close()
-    if best_params is not None and not history.interrupted:
-        net.params[...] = best_params
+    if after_epoch.best_params is not None and not history.interrupted:
+        net.params[...] = after_epoch.best_params
     return history
+
+
+def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, shuffle, seed,
+                 validating, after_epoch):
+    """The first-order loop: one compiled call per epoch."""
+    kind, hyper, state, count = optimizer._kernel_args(net.params)
+    # --- buffers for the whole run: the steps allocate nothing ------------
+    space = net._workspace(max(batch_size, layout.CHUNK_ROWS if validating else 1))
+    xb = np.empty(batch_size * net.sizes[0], net.dtype)
+    tb = target[:0] if labels.size else np.empty((batch_size, net.sizes[-1]), net.dtype)
+    lb = np.empty(batch_size, np.int64) if labels.size else labels
+    order = np.arange(X.shape[0], dtype=np.int64)
+    rng = _seed_state(seed)
+    first = optimizer.epoch  # a schedule continues where the optimizer left off
+    for epoch in range(epochs):
+        optimizer.epoch = first + epoch
+        kind, hyper, state, count = optimizer._kernel_args(net.params)
+        start = time.perf_counter()
+        value, done, status = net._kernels.epoch(
+            net.params, net._layers, code, X, target, labels, batch_size, order, rng,
+            shuffle, xb, tb, lb, space.work, space.grad, net._no_grad_inp,
+            kind, hyper, state, count)
+        elapsed = time.perf_counter() - start
+        if status != _status.OK:
+            raise divergence(status, epoch, done)
+        optimizer.epoch = first + epoch + 1
+        if after_epoch(value, elapsed):
+            break
+
+
+def _bookkeeping(net, code, validation, patience, min_delta, callbacks, history, bar):
+    """``after_epoch(loss, seconds) -> stop``: what follows every epoch, whichever
+    loop ran it: history, validation, progress, early stopping, callbacks.
+    Its ``best_params`` are the parameters early stopping would restore."""
+
+    def after_epoch(value, elapsed):
+        epoch = len(history)
+        history.loss.append(value)
+        history.time.append(elapsed)
+        text = f"loss {value:.4g}"
+        score = value
+        if validation is not None:
+            space = net._workspace(layout.CHUNK_ROWS)
+            val_loss, correct = net._kernels.evaluate(net.params, net._layers, code,
+                                                      *validation, space.work)
+            history.val_loss.append(val_loss)
+            text += f"  val_loss {val_loss:.4g}"
+            if code == CROSS_ENTROPY:
+                history.val_accuracy.append(correct / validation[0].shape[0])
+                text += f"  val_acc {history.val_accuracy[-1]:.4f}"
+            score = val_loss
+        bar.update(text)
+        if patience is not None:
+            if score < after_epoch.best_score - min_delta:
+                after_epoch.best_score, after_epoch.waited = score, 0
+                after_epoch.best_params = net.params.copy()
+                history.best_epoch = epoch
+            else:
+                after_epoch.waited += 1
+                if after_epoch.waited >= patience:
+                    history.stopped_early = True
+        if any([bool(callback(net, history)) for callback in callbacks]):
+            return True
+        return history.stopped_early
+
+    after_epoch.best_score, after_epoch.best_params, after_epoch.waited = np.inf, None, 0
+    return after_epoch
