@@ -1,8 +1,11 @@
 """fastbp: dense neural networks trained on the CPU by compiled backpropagation."""
 from ._kernels.losses import CODES as _LOSS_CODES
 from .activations import ACTIVATIONS, jacobian
+from .custom import register_activation
 from .errors import DivergenceError
+from .gradcheck import gradcheck
 from .history import History
+from .interop import from_torch
 from .io import load
 from .lbfgs import LBFGS
 from .network import Network
@@ -13,7 +16,8 @@ LOSSES = tuple(_LOSS_CODES)
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Network", "jacobian", "load", "History", "DivergenceError",
+    "ACTIVATIONS", "LOSSES", "Network", "jacobian", "register_activation", "gradcheck",
+    "load", "from_torch", "History", "DivergenceError",
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LBFGS",
     "StepDecay", "ExponentialDecay", "CosineDecay", "__version__",
 ]

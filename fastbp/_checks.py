@@ -11,7 +11,7 @@ import operator
 
 import numpy as np
 
-from ._kernels import activations, losses, status
+from ._kernels import activations, custom, losses, status
 from ._kernels.passes import first_nonfinite, first_out_of_range
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -51,10 +51,15 @@ def sizes(values):
 
 
 def activation_code(name, where="activation"):
-    if not isinstance(name, str) or name not in activations.CODES:
-        raise ValueError(
-            f"{where}: unknown activation {name!r}; valid names are {_names(activations.CODES)}")
-    return activations.CODES[name]
+    """The code of a built-in or registered activation."""
+    if isinstance(name, str) and name in activations.CODES:
+        return activations.CODES[name]
+    if isinstance(name, str) and name in custom.REGISTRY:
+        return custom.REGISTRY[name][0]
+    raise ValueError(
+        f"{where}: unknown activation {name!r}; valid names are "
+        f"{_names(list(activations.CODES) + list(custom.REGISTRY))} "
+        "(fastbp.register_activation adds your own)")
 
 
 def activation_names(names, n_layers):

@@ -1,7 +1,7 @@
 """Activation names and their explicit Jacobians (for verification and teaching)."""
 import numpy as np
 
-from . import _checks
+from . import _checks, custom
 from ._kernels import activations as _kernels
 
 ACTIVATIONS = tuple(_kernels.CODES)
@@ -16,7 +16,8 @@ def jacobian(name, x):
     Parameters
     ----------
     name : str
-        One of ``fastbp.ACTIVATIONS``.
+        One of ``fastbp.ACTIVATIONS`` or a name given to
+        ``fastbp.register_activation``.
     x : array_like, shape (n,)
         Pre-activation values of one sample.  float32 stays float32; any other
         real dtype is computed in float64.
@@ -31,6 +32,8 @@ def jacobian(name, x):
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"x: expected a non-empty 1-D array, got shape {x.shape}")
     x = _checks.samples(x, x.size, dtype, "x")[0][0]
+    if code >= _kernels.CUSTOM:
+        return custom.jacobian(code, x)
     jac = np.empty((x.size, x.size), dtype)
     _kernels.jacobian(code, x, np.empty_like(x), jac)
     return jac

@@ -3,7 +3,7 @@ import threading
 
 import numpy as np
 
-from . import _checks, io, layout, training
+from . import _checks, custom, interop, io, layout, training
 from ._kernels import status
 from ._kernels.entries import BUILTIN
 from ._kernels.losses import CROSS_ENTROPY, MSE
@@ -69,6 +69,9 @@ class Network:
         self._activations = names
         self._dtype = dtype
         self._layers = layout.layer_table(sizes, codes)
+        entries = custom.entries(codes)
+        if entries is not None:  # passes compiled with registered activations
+            self._kernels = entries
         self._params = np.zeros(layout.n_params(sizes), dtype)
         self.weights, self.biases = self.split(self._params)
         self._units = sum(sizes[1:])
@@ -149,10 +152,15 @@ class Network:
         return space
 
     def __getstate__(self):
+        # Registered activations travel with the network (numba pickles
+        # @njit functions by value), so a process that unpickles it, such
+        # as a worker of a cluster, can run it.
         return {"sizes": self._sizes, "activations": self._activations,
-                "dtype": self._dtype.str, "params": self._params}
+                "dtype": self._dtype.str, "params": self._params,
+                "custom": custom.registered(self._activations)}
 
     def __setstate__(self, state):
+        custom.restore(state.get("custom", {}))
         sizes = tuple(state["sizes"])
         names, codes = _checks.activation_names(state["activations"], len(sizes) - 1)
         self._setup(sizes, names, codes, np.dtype(state["dtype"]))
@@ -342,3 +350,14 @@ class Network:
         """Write the network (and the optimizer's state, to resume training) to
         ``path`` as ``.npz``; read it back with ``fastbp.load``."""
         io.save(self, path, optimizer)
+
+    def to_torch(self):
+        """This network as a ``torch.nn.Sequential`` (needs PyTorch).
+
+        Layer i becomes ``seq[2*i]``, an ``nn.Linear`` holding copies of
+        ``weights[i]`` and ``biases[i]`` in the network's dtype, and
+        ``seq[2*i+1]``, its activation module (``nn.Identity`` for
+        ``"identity"``, so the positions stay regular).  ``fastbp.from_torch``
+        converts it back; see it for the mapping and softplus's threshold.
+        """
+        return interop.to_torch(self)

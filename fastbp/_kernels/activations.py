@@ -1,7 +1,19 @@
-"""One dispatch over both kinds of activation, by integer code."""
+"""One dispatch over every kind of activation, by integer code.
+
+Built-in activations are compiled into the passes.  Custom ones (codes from
+``CUSTOM``, registered by users, see ``custom.py``) are reached through
+``ext``, passed down from the entry point (``entries.py``): a compiled
+function ``ext(mode, code, work, x0, y0, g0, m, n)`` for a network with
+custom activations, which then gets its own compiled passes with the user's
+functions inlined; None for the others, whose passes numba caches on disk (a
+function passed as a value would stop the caching, and ``ext is not None`` on
+a None argument is pruned at compile time).
+"""
 from . import elementwise, jit, vector
 
 CODES = {**elementwise.CODES, **vector.CODES}
+CUSTOM = 64  # first code of a registered activation
+FORWARD, VJP = 0, 1  # what ``ext`` is asked to do
 
 
 @jit
@@ -10,42 +22,59 @@ def is_vector(code):
 
 
 @jit
-def forward_at(code, src, s0, dst, d0, m, n):
-    """f over m rows of n features stored flat from src[s0], into dst from d0."""
-    if is_vector(code):
-        vector.forward(code, src, s0, dst, d0, m, n)
+def forward_at(code, work, x0, y0, m, n, ext):
+    """Y = f(X) for m rows of n features: X from work[x0], Y into work[y0]."""
+    if code >= CUSTOM:
+        if ext is not None:
+            ext(FORWARD, code, work, x0, y0, 0, m, n)
+    elif is_vector(code):
+        vector.forward(code, work, x0, work, y0, m, n)
     else:
-        elementwise.forward(code, src, s0, dst, d0, m * n)
+        elementwise.forward(code, work, x0, work, y0, m * n)
 
 
 @jit
-def vjp_at(code, out, o0, g, g0, m, n):
-    """g <- J^T g for m rows stored flat from g[g0], J taken at the outputs from out[o0]."""
-    if is_vector(code):
-        vector.vjp_inplace(code, out, o0, g, g0, m, n)
+def vjp_at(code, work, x0, y0, g0, m, n, ext):
+    """G <- J^T G for m rows from work[g0], J taken at the layer's X (work[x0])
+    and Y (work[y0]); built-in activations read only Y."""
+    if code >= CUSTOM:
+        if ext is not None:
+            ext(VJP, code, work, x0, y0, g0, m, n)
+    elif is_vector(code):
+        vector.vjp_inplace(code, work, y0, work, g0, m, n)
     else:
-        elementwise.vjp_inplace(code, out, o0, g, g0, m * n)
+        elementwise.vjp_inplace(code, work, y0, work, g0, m * n)
 
 
 @jit
 def forward(code, pre, out):
-    """out = f(pre) for a C-ordered (samples x features) block."""
+    """out = f(pre) for a C-ordered (samples x features) block (built-in codes)."""
     m, n = pre.shape
-    forward_at(code, pre.reshape(pre.size), 0, out.reshape(out.size), 0, m, n)
+    if is_vector(code):
+        vector.forward(code, pre.reshape(pre.size), 0, out.reshape(out.size), 0, m, n)
+    else:
+        elementwise.forward(code, pre.reshape(pre.size), 0, out.reshape(out.size), 0, m * n)
 
 
 @jit
 def vjp_inplace(code, out, g):
-    """g <- J^T g for every row of a C-ordered block, J taken at the outputs ``out``."""
+    """g <- J^T g for every row of a C-ordered block, J taken at the outputs
+    ``out`` (built-in codes)."""
     m, n = g.shape
-    vjp_at(code, out.reshape(out.size), 0, g.reshape(g.size), 0, m, n)
+    if is_vector(code):
+        vector.vjp_inplace(code, out.reshape(out.size), 0, g.reshape(g.size), 0, m, n)
+    else:
+        elementwise.vjp_inplace(code, out.reshape(out.size), 0, g.reshape(g.size), 0, m * n)
 
 
 @jit
 def jacobian(code, x, y, jac):
     """Explicit Jacobian at one sample x (y receives f(x)); jac is n x n."""
     n = x.size
-    forward_at(code, x, 0, y, 0, 1, n)
+    if is_vector(code):
+        vector.forward(code, x, 0, y, 0, 1, n)
+    else:
+        elementwise.forward(code, x, 0, y, 0, n)
     if is_vector(code):
         vector.jacobian_from_output(code, y, jac)
         return

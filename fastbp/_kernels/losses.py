@@ -13,18 +13,18 @@ CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
 
 
 @jit
-def squared_error(code, out, o0, target, m, k, act_code, delta, d0):
+def squared_error(code, work, x0, y0, target, m, k, act_code, d0, ext):
     """sse (sum over all elements) or mse (mean over all elements)."""
     scale = 1.0 if code == SSE else 1.0 / (m * k)
-    y = out[o0:o0 + m * k]
-    d = delta[d0:d0 + m * k]
+    y = work[y0:y0 + m * k]
+    d = work[d0:d0 + m * k]
     total = 0.0
     for s in range(m):
         for j in range(k):
             r = y[s * k + j] - target[s, j]
             total += r * r
             d[s * k + j] = 2.0 * scale * r
-    activations.vjp_at(act_code, out, o0, delta, d0, m, k)
+    activations.vjp_at(act_code, work, x0, y0, d0, m, k, ext)
     return total * scale
 
 

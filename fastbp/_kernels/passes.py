@@ -6,7 +6,8 @@
 
 - parameters: A_i is ``params[w_off : w_off + n_out*n_in]`` (row-major
   (n_out, n_in)) and B_i the ``n_out`` entries right after it;
-- ``act`` is the activation code (``activations.CODES``);
+- ``act`` is the activation code (``activations.CODES``, or a registered
+  custom code reached through ``ext``, see ``activations``);
 - a workspace ``work`` for up to ``cap`` samples is one flat buffer of four
   regions, ``[pre | out | delta | spare]``: X_i and Y_i of every layer (cap *
   units entries each, units = sum of the layer widths), then the deltas K_i,
@@ -38,7 +39,7 @@ def regions(layers, work):
 
 
 @jit
-def forward_at(params, layers, inp, i0, m, work, pre, out):
+def forward_at(params, layers, inp, i0, m, work, pre, out, ext):
     """Fill X_i and Y_i for every layer; returns where Y_n starts in ``work``."""
     src, s0 = inp, i0
     y0 = out
@@ -46,7 +47,7 @@ def forward_at(params, layers, inp, i0, m, work, pre, out):
         n_in, n_out, w, u, act = layers[i]
         x0, y0 = pre + m * u, out + m * u
         dense.forward(params, w, src, s0, work, x0, m, n_in, n_out)
-        activations.forward_at(act, work, x0, work, y0, m, n_out)
+        activations.forward_at(act, work, x0, y0, m, n_out, ext)
         src, s0 = work, y0
     return y0
 
@@ -68,7 +69,7 @@ def check_batch(layers, X, target, labels):
 
 
 @jit
-def predict(params, layers, X, work, result):
+def predict(params, layers, X, work, result, ext=None):
     """Outputs for every row of X, as many rows at a time as ``work`` holds;
     returns a status (BAD_INPUT, before anything is written, if X is not finite)."""
     if first_nonfinite(X) >= 0:
@@ -80,13 +81,13 @@ def predict(params, layers, X, work, result):
     flat = result.reshape(result.size)
     for lo in range(0, n, cap):
         m = min(n, lo + cap) - lo
-        y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre, out)
+        y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre, out, ext)
         flat[lo * n_out:(lo + m) * n_out] = work[y0:y0 + m * n_out]
     return OK
 
 
 @jit
-def output_delta(loss, layers, m, work, pre, out, delta, target, labels):
+def output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext):
     """Loss of the last forward pass over m samples; writes K_n at ``delta``.
 
     ``target`` and ``labels`` are read for their first m rows only.
@@ -95,11 +96,12 @@ def output_delta(loss, layers, m, work, pre, out, delta, target, labels):
     if loss == losses.CROSS_ENTROPY:
         return losses.cross_entropy(work, pre + m * u, work, out + m * u, target, labels,
                                     m, k, work, delta)
-    return losses.squared_error(loss, work, out + m * u, target, m, k, act, work, delta)
+    return losses.squared_error(loss, work, pre + m * u, out + m * u, target, m, k, act, delta,
+                                ext)
 
 
 @jit
-def backward(params, layers, inp, i0, m, work, out, delta, spare, grad, grad_inp):
+def backward(params, layers, inp, i0, m, work, pre, out, delta, spare, grad, grad_inp, ext):
     """The recursion K_i = J_i^T (A_{i+1}^T K_{i+1}), dL/dA_i = K_i Y_{i-1}^T.
 
     K_n is at ``delta`` on entry; ``spare`` is the other ping-pong region.
@@ -116,7 +118,8 @@ def backward(params, layers, inp, i0, m, work, out, delta, spare, grad, grad_inp
         dense.parameter_gradient(work, delta, src, s0, grad, w, m, n_in, n_out)
         if i > 0:
             dense.input_gradient(work, delta, params, w, work, spare, m, n_in, n_out)
-            activations.vjp_at(below[ACT], work, s0, work, spare, m, n_in)
+            activations.vjp_at(below[ACT], work, pre + m * below[U_OFF], s0, spare, m, n_in,
+                               ext)
             delta, spare = spare, delta
         elif grad_inp.shape[0] > 0:
             dense.input_gradient(work, delta, params, w, grad_inp.reshape(grad_inp.size), 0,
@@ -125,17 +128,18 @@ def backward(params, layers, inp, i0, m, work, out, delta, spare, grad, grad_inp
 
 @jit
 def loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels, work, grad,
-                         grad_inp):
+                         grad_inp, ext):
     """forward, loss and backward of the m samples stored flat from inp[i0]."""
     _, pre, out, delta, spare = regions(layers, work)
-    forward_at(params, layers, inp, i0, m, work, pre, out)
-    value = output_delta(loss, layers, m, work, pre, out, delta, target, labels)
-    backward(params, layers, inp, i0, m, work, out, delta, spare, grad, grad_inp)
+    forward_at(params, layers, inp, i0, m, work, pre, out, ext)
+    value = output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext)
+    backward(params, layers, inp, i0, m, work, pre, out, delta, spare, grad, grad_inp, ext)
     return value
 
 
 @jit
-def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp):
+def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp,
+                      ext=None):
     """Check the batch, then forward, loss and backward in one compiled call.
 
     Returns (loss, status); on a bad batch nothing is computed.
@@ -144,7 +148,7 @@ def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_
     if status != OK:
         return np.nan, status
     value = loss_and_gradient_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0],
-                                 target, labels, work, grad, grad_inp)
+                                 target, labels, work, grad, grad_inp, ext)
     return value, OK
 
 

@@ -12,9 +12,9 @@ from .status import BAD_LOSS, OK
 
 @jit
 def _step_at(params, layers, loss, inp, i0, m, target, labels, work, grad, no_grad_inp,
-             kind, hyper, state, count):
+             kind, hyper, state, count, ext=None):
     value = passes.loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels,
-                                        work, grad, no_grad_inp)
+                                        work, grad, no_grad_inp, ext)
     if not np.isfinite(value):
         return value, BAD_LOSS
     return value, optim.update(kind, hyper, state, count, params, grad)
@@ -22,7 +22,7 @@ def _step_at(params, layers, loss, inp, i0, m, target, labels, work, grad, no_gr
 
 @jit
 def step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
-         kind, hyper, state, count):
+         kind, hyper, state, count, ext=None):
     """Check the batch, then one forward, backward and update.
 
     Returns (loss before the update, status).
@@ -31,12 +31,12 @@ def step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
     if status != OK:
         return np.nan, status
     return _step_at(params, layers, loss, X.reshape(X.size), 0, X.shape[0], target, labels,
-                    work, grad, no_grad_inp, kind, hyper, state, count)
+                    work, grad, no_grad_inp, kind, hyper, state, count, ext)
 
 
 @jit
 def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
-          xb, tb, lb, work, grad, no_grad_inp, kind, hyper, state, count):
+          xb, tb, lb, work, grad, no_grad_inp, kind, hyper, state, count, ext=None):
     """One pass over the data.
 
     ``xb`` (flat), ``tb`` and ``lb`` receive each batch's rows, gathered by
@@ -64,7 +64,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
             else:
                 tb[r] = T[row]
         value, status = _step_at(params, layers, loss, xb, 0, m, tb, lb, work, grad,
-                                 no_grad_inp, kind, hyper, state, count)
+                                 no_grad_inp, kind, hyper, state, count, ext)
         if status != OK:
             return total, b, status
         total += value * m if weighted else value
@@ -74,7 +74,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
 
 
 @jit
-def evaluate(params, layers, loss, X, T, labels, work):
+def evaluate(params, layers, loss, X, T, labels, work, ext=None):
     """(loss over all of X in the loss's convention, correct argmax predictions).
 
     Runs as many rows at a time as ``work`` holds.  Correct predictions are
@@ -92,8 +92,8 @@ def evaluate(params, layers, loss, X, T, labels, work):
         m = min(n, lo + cap) - lo
         lab = labels[lo:lo + m] if use_labels else labels
         t = T if use_labels else T[lo:lo + m]
-        y0 = passes.forward_at(params, layers, inp, lo * n_in, m, work, pre, out)
-        value = passes.output_delta(loss, layers, m, work, pre, out, delta, t, lab)
+        y0 = passes.forward_at(params, layers, inp, lo * n_in, m, work, pre, out, ext)
+        value = passes.output_delta(loss, layers, m, work, pre, out, delta, t, lab, ext)
         total += value * m if weighted else value
         for r in range(m):
             guess = np.argmax(work[y0 + r * k:y0 + (r + 1) * k])
