@@ -25,7 +25,6 @@ except ImportError:  # scikit-learn < 1.6
         return estimator._validate_data(X, y, **kwargs)
 
 from . import _checks
-from .activations import ACTIVATIONS
 from .lbfgs import LBFGS
 from .network import Network
 from .optimizers import SGD, Adam
@@ -122,13 +121,14 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(
                     f"activation: expected one name, or {len(sizes)} names (one per hidden "
                     f"layer of hidden_layer_sizes={sizes}), got {len(names)}: {list(names)}")
-        valid = ACTIVATIONS + tuple(_ALIASES)
+        names = tuple(_ALIASES.get(n, n) if isinstance(n, str) else n for n in names)
         for i, name in enumerate(names):
-            if not isinstance(name, str) or name not in valid:
-                where = "activation" if isinstance(self.activation, str) else f"activation[{i}]"
-                raise ValueError(f"{where}: unknown activation {name!r}; valid names are "
-                                 f"{', '.join(map(repr, valid))}")
-        return tuple(int(w) for w in sizes), tuple(_ALIASES.get(n, n) for n in names)
+            where = "activation" if isinstance(self.activation, str) else f"activation[{i}]"
+            try:
+                _checks.activation_code(name, where)   # built-in or registered
+            except ValueError as exc:
+                raise ValueError(f"{exc}; and scikit-learn's 'logistic' for 'sigmoid'") from None
+        return tuple(int(w) for w in sizes), names
 
     def _check_params(self):
         """Every parameter checked, before anything is touched."""

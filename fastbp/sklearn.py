@@ -28,8 +28,9 @@ _PARAMETERS = """
         Activation of the hidden layers: one name for all of them, or one name
         per hidden layer (``["tanh", "relu"]``).  Names from
         ``fastbp.ACTIVATIONS`` ("identity", "tanh", "sigmoid", "relu",
-        "leaky_relu", "softplus", "softmax"), and scikit-learn's "logistic"
-        for "sigmoid".
+        "leaky_relu", "softplus", "softmax"), names given to
+        ``fastbp.register_activation`` (in every process that fits), and
+        scikit-learn's "logistic" for "sigmoid".
     solver : {"adam", "sgd", "lbfgs"}, default="adam"
         "lbfgs" is full-batch ``fastbp.LBFGS`` (SciPy's L-BFGS-B).
     alpha : float, default=1e-4

@@ -315,8 +315,31 @@ def test_activation_per_layer():
     assert [c.shape for c in reg.coefs_] == [(1, 8), (8, 6), (6, 4), (4, 1)]
     with pytest.raises(ValueError, match=r"activation: expected one name, or 3 names"):
         MLPRegressor((8, 6, 4), activation=["tanh", "relu"]).fit(x, t)
-    with pytest.raises(ValueError, match=r"activation\[1\]: unknown activation 'gelu'"):
+    with pytest.raises(ValueError,
+                       match=r"activation\[1\]: unknown activation 'gelu'.*'logistic'"):
         MLPRegressor((8, 6), activation=["tanh", "gelu"]).fit(x, t)
+
+
+def test_registered_activation_by_name():
+    # A network with an activation of one's own compiles its passes once per
+    # process (10-20 s): the price of this test.
+    numba = pytest.importorskip("numba")
+
+    @numba.njit
+    def swish(x):
+        return x / (1.0 + np.exp(-x))
+
+    @numba.njit
+    def swish_derivative(x):
+        s = 1.0 / (1.0 + np.exp(-x))
+        return s + x * s * (1.0 - s)
+
+    fastbp.register_activation("test_sklearn_swish", swish, swish_derivative)
+    x, t = smooth_problem()
+    reg = MLPRegressor((16,), activation="test_sklearn_swish", solver="lbfgs",
+                       random_state=0).fit(x, t)
+    assert reg.network_.activations == ("test_sklearn_swish", "identity")
+    assert reg.score(x, t) > 0.99   # observed 0.998
 
 
 @pytest.mark.parametrize("params, message", [
