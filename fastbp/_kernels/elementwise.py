@@ -61,7 +61,9 @@ def derivative_from_output(code, y):
 @jit
 def forward(code, src, s0, dst, d0, count):
     """dst[d0 : d0+count] = f(src[s0 : s0+count])."""
-    # One loop per code, over 1-D slices, so each loop is branch-free and vectorises.
+    # One loop per code, over 1-D slices, so each loop is branch-free and vectorises
+    # (``value(code, .)`` is inlined and folded to the branch's code; a literal
+    # code would compile ``value`` once per code).
     x = src[s0:s0 + count]
     y = dst[d0:d0 + count]
     if code == TANH:
@@ -72,13 +74,13 @@ def forward(code, src, s0, dst, d0, count):
             y[i] = fastfn.sigmoid(x[i])
     elif code == RELU:
         for i in range(count):
-            y[i] = value(RELU, x[i])
+            y[i] = value(code, x[i])
     elif code == LEAKY_RELU:
         for i in range(count):
-            y[i] = value(LEAKY_RELU, x[i])
+            y[i] = value(code, x[i])
     elif code == SOFTPLUS:
         for i in range(count):
-            y[i] = value(SOFTPLUS, x[i])
+            y[i] = value(code, x[i])
     else:
         for i in range(count):
             y[i] = x[i]

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import activations, dense, jit, losses
 from .status import BAD_INPUT, BAD_LABEL, BAD_TARGET, OK
-from .views import flat
+from .views import START, flat
 
 N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
 
@@ -126,19 +126,8 @@ def backward(params, layers, inp, i0, m, work, pre, out, delta, spare, grad, gra
                                ext)
             delta, spare = spare, delta
         elif grad_inp.shape[0] > 0:
-            dense.input_gradient(work, delta, params, w, flat(grad_inp), 0,
+            dense.input_gradient(work, delta, params, w, flat(grad_inp), START,
                                  m, n_in, n_out)
-
-
-@jit
-def loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels, work, grad,
-                         grad_inp, ext):
-    """forward, loss and backward of the m samples stored flat from inp[i0]."""
-    _, pre, out, delta, spare = regions(layers, work)
-    forward_at(params, layers, inp, i0, m, work, pre, out, ext)
-    value = output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext)
-    backward(params, layers, inp, i0, m, work, pre, out, delta, spare, grad, grad_inp, ext)
-    return value
 
 
 @jit
@@ -151,8 +140,11 @@ def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_
     status = check_batch(layers, X, target, labels)
     if status != OK:
         return np.nan, status
-    value = loss_and_gradient_at(params, layers, loss, flat(X), 0, X.shape[0],
-                                 target, labels, work, grad, grad_inp, ext)
+    _, pre, out, delta, spare = regions(layers, work)
+    inp, m = flat(X), X.shape[0]
+    forward_at(params, layers, inp, START, m, work, pre, out, ext)
+    value = output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext)
+    backward(params, layers, inp, START, m, work, pre, out, delta, spare, grad, grad_inp, ext)
     return value, OK
 
 

@@ -8,17 +8,7 @@ import numpy as np
 
 from . import jit, losses, optim, passes
 from .status import BAD_LOSS, OK
-from .views import flat
-
-
-@jit
-def _step_at(params, layers, loss, inp, i0, m, target, labels, work, grad, no_grad_inp,
-             kind, hyper, state, count, ext=None):
-    value = passes.loss_and_gradient_at(params, layers, loss, inp, i0, m, target, labels,
-                                        work, grad, no_grad_inp, ext)
-    if not np.isfinite(value):
-        return value, BAD_LOSS
-    return value, optim.update(kind, hyper, state, count, params, grad)
+from .views import START, flat
 
 
 @jit
@@ -31,8 +21,18 @@ def step(params, layers, loss, X, target, labels, work, grad, no_grad_inp,
     status = passes.check_batch(layers, X, target, labels)
     if status != OK:
         return np.nan, status
-    return _step_at(params, layers, loss, flat(X), 0, X.shape[0], target, labels,
-                    work, grad, no_grad_inp, kind, hyper, state, count, ext)
+    # forward, loss, backward written out here, in ``epoch`` and in
+    # ``passes.loss_and_gradient`` rather than shared: each layer of compiled
+    # calls re-optimises everything below it, 1-3 s of every cold compile.
+    _, pre, out, delta, spare = passes.regions(layers, work)
+    inp, m = flat(X), X.shape[0]
+    passes.forward_at(params, layers, inp, START, m, work, pre, out, ext)
+    value = passes.output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext)
+    passes.backward(params, layers, inp, START, m, work, pre, out, delta, spare, grad,
+                    no_grad_inp, ext)
+    if not np.isfinite(value):
+        return value, BAD_LOSS
+    return value, optim.update(kind, hyper, state, count, params, grad)
 
 
 @jit
@@ -47,6 +47,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
     losses, so it is comparable with the loss of the whole set.
     """
     n, n_in = X.shape
+    _, pre, out, delta, spare = passes.regions(layers, work)
     if reshuffle:
         optim.shuffle(order, rng)
     use_labels = labels.size > 0
@@ -67,8 +68,13 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
                 # path that formats strings (seconds of every cold compile).
                 for k in range(tb.shape[1]):
                     tb[r, k] = T[row, k]
-        value, status = _step_at(params, layers, loss, xb, 0, m, tb, lb, work, grad,
-                                 no_grad_inp, kind, hyper, state, count, ext)
+        passes.forward_at(params, layers, xb, START, m, work, pre, out, ext)
+        value = passes.output_delta(loss, layers, m, work, pre, out, delta, tb, lb, ext)
+        passes.backward(params, layers, xb, START, m, work, pre, out, delta, spare, grad,
+                        no_grad_inp, ext)
+        if not np.isfinite(value):
+            return total, b, BAD_LOSS
+        status = optim.update(kind, hyper, state, count, params, grad)
         if status != OK:
             return total, b, status
         total += value * m if weighted else value

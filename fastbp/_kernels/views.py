@@ -6,11 +6,16 @@ The kernels only ever re-view memory they know to be C-contiguous and large
 enough, so these intrinsics build the view directly.  Like ``reshape``, the
 view shares the array's memory and keeps it alive.
 """
+import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
+
+# Offset 0 as an int64 constant.  A literal 0 passed to a kernel makes numba
+# compile that kernel, and everything it calls, a second time for the literal.
+START = np.intp(0)
 
 
 def _view(context, builder, src_type, src, out_type, offset, shape):
