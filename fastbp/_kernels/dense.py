@@ -18,6 +18,7 @@ import numpy as np
 
 from . import REORDER, jit
 from .views import matrix as _matrix
+from .views import segment
 
 BLAS_MIN = 1 << 13  # 8192; see benchmarks/blas_threshold.py
 
@@ -34,9 +35,9 @@ def forward(params, w, inp, i0, pre, p0, m, n_in, n_out):
                 x[s, j] += params[b + j]
         return
     for s in range(m):
-        x = inp[i0 + s * n_in:i0 + (s + 1) * n_in]
+        x = segment(inp, i0 + s * n_in, n_in)
         for j in range(n_out):
-            a = params[w + j * n_in:w + (j + 1) * n_in]
+            a = segment(params, w + j * n_in, n_in)
             acc = params[b + j]
             for k in range(n_in):
                 acc += a[k] * x[k]
@@ -47,11 +48,11 @@ def forward(params, w, inp, i0, pre, p0, m, n_in, n_out):
 def parameter_gradient(delta, d0, inp, i0, grad, w, m, n_in, n_out):
     """dL/dA = K^T Y (summed over samples) and dL/dB = K^T 1, into grad from w."""
     b = w + n_out * n_in
-    k0 = delta[d0:d0 + n_out]
+    k0 = segment(delta, d0, n_out)
     for j in range(n_out):
         grad[b + j] = k0[j]
     for s in range(1, m):
-        k = delta[d0 + s * n_out:d0 + (s + 1) * n_out]
+        k = segment(delta, d0 + s * n_out, n_out)
         for j in range(n_out):
             grad[b + j] += k[j]
     if m * n_in * n_out >= BLAS_MIN:
@@ -60,10 +61,10 @@ def parameter_gradient(delta, d0, inp, i0, grad, w, m, n_in, n_out):
         return
     # The first sample writes, the others add: no separate zeroing pass.
     for s in range(m):
-        x = inp[i0 + s * n_in:i0 + (s + 1) * n_in]
+        x = segment(inp, i0 + s * n_in, n_in)
         for j in range(n_out):
             d = delta[d0 + s * n_out + j]
-            a = grad[w + j * n_in:w + (j + 1) * n_in]
+            a = segment(grad, w + j * n_in, n_in)
             if s == 0:
                 for k in range(n_in):
                     a[k] = d * x[k]
@@ -80,10 +81,10 @@ def input_gradient(delta, d0, params, w, g, g0, m, n_in, n_out):
                _matrix(g, g0, m, n_in))
         return
     for s in range(m):
-        x = g[g0 + s * n_in:g0 + (s + 1) * n_in]
+        x = segment(g, g0 + s * n_in, n_in)
         for j in range(n_out):
             d = delta[d0 + s * n_out + j]
-            a = params[w + j * n_in:w + (j + 1) * n_in]
+            a = segment(params, w + j * n_in, n_in)
             if j == 0:
                 for k in range(n_in):
                     x[k] = d * a[k]

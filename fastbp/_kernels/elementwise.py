@@ -8,6 +8,7 @@ only the layer outputs.
 import numpy as np
 
 from . import fastfn, jit
+from .views import segment
 
 # Codes are what the compiled passes dispatch on; names are what users write.
 IDENTITY, TANH, SIGMOID, RELU, LEAKY_RELU, SOFTPLUS = range(6)
@@ -64,8 +65,8 @@ def forward(code, src, s0, dst, d0, count):
     # One loop per code, over 1-D slices, so each loop is branch-free and vectorises
     # (``value(code, .)`` is inlined and folded to the branch's code; a literal
     # code would compile ``value`` once per code).
-    x = src[s0:s0 + count]
-    y = dst[d0:d0 + count]
+    x = segment(src, s0, count)
+    y = segment(dst, d0, count)
     if code == TANH:
         for i in range(count):
             y[i] = fastfn.tanh(x[i])
@@ -89,8 +90,8 @@ def forward(code, src, s0, dst, d0, count):
 @jit
 def vjp_inplace(code, out, o0, g, g0, count):
     """g[g0 : g0+count] *= f'(x), f'(x) taken from the outputs out[o0 : o0+count]."""
-    y = out[o0:o0 + count]
-    v = g[g0:g0 + count]
+    y = segment(out, o0, count)
+    v = segment(g, g0, count)
     if code == TANH:
         for i in range(count):
             v[i] *= 1.0 - y[i] * y[i]

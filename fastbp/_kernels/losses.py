@@ -7,6 +7,7 @@ accumulated in float64 whatever the network's dtype.
 import numpy as np
 
 from . import activations, fastfn, jit
+from .views import segment
 
 SSE, MSE, CROSS_ENTROPY = range(3)
 CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
@@ -16,8 +17,8 @@ CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
 def squared_error(code, work, x0, y0, target, m, k, act_code, d0, ext):
     """sse (sum over all elements) or mse (mean over all elements)."""
     scale = 1.0 if code == SSE else 1.0 / (m * k)
-    y = work[y0:y0 + m * k]
-    d = work[d0:d0 + m * k]
+    y = segment(work, y0, m * k)
+    d = segment(work, d0, m * k)
     total = 0.0
     for s in range(m):
         for j in range(k):
@@ -54,9 +55,9 @@ def cross_entropy(pre, p0, out, o0, target, labels, m, k, delta, d0):
     total = 0.0
     use_labels = labels.size > 0
     for s in range(m):
-        x = pre[p0 + s * k:p0 + (s + 1) * k]
-        y = out[o0 + s * k:o0 + (s + 1) * k]
-        d = delta[d0 + s * k:d0 + (s + 1) * k]
+        x = segment(pre, p0 + s * k, k)
+        y = segment(out, o0 + s * k, k)
+        d = segment(delta, d0 + s * k, k)
         lse = _log_sum_exp(x)
         if use_labels:
             c = labels[s]

@@ -9,6 +9,7 @@ Adding a vector activation touches this module only: write its three row
 functions, give it a code in ``CODES`` and add one branch to each dispatcher.
 """
 from . import fastfn, jit
+from .views import segment
 
 # Vector codes start at BASE so one integer tells the two kinds apart.
 BASE = 16
@@ -58,8 +59,8 @@ def softmax_jacobian(y, jac):
 @jit
 def forward(code, src, s0, dst, d0, m, n):
     for r in range(m):
-        x = src[s0 + r * n:s0 + (r + 1) * n]
-        y = dst[d0 + r * n:d0 + (r + 1) * n]
+        x = segment(src, s0 + r * n, n)
+        y = segment(dst, d0 + r * n, n)
         if code == SOFTMAX:
             softmax_value(x, y)
 
@@ -68,8 +69,8 @@ def forward(code, src, s0, dst, d0, m, n):
 def vjp_inplace(code, out, o0, g, g0, m, n):
     """g <- J^T g row by row, J evaluated at the row whose output is out."""
     for r in range(m):
-        y = out[o0 + r * n:o0 + (r + 1) * n]
-        v = g[g0 + r * n:g0 + (r + 1) * n]
+        y = segment(out, o0 + r * n, n)
+        v = segment(g, g0 + r * n, n)
         if code == SOFTMAX:
             softmax_vjp_inplace(y, v)
 

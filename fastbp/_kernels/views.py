@@ -69,3 +69,16 @@ def matrix(typingctx, a, start, rows, cols):
 
     return sig, codegen
 
+
+@intrinsic
+def segment(typingctx, a, start, count):
+    """``a[start:start + count]`` of a 1-D C array, without the slice's
+    bounds arithmetic: loops that take a row per iteration run this often."""
+    if not (_c_array(a) and a.ndim == 1):
+        return None
+    sig = a(a, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        return _view(context, builder, a, args[0], a, args[1], [args[2]])
+
+    return sig, codegen
