@@ -518,6 +518,29 @@ def _child_main(threads, skip, mode, out_path):
             json.dump(result, stream)
         return 0 if ok else 1
 
+    def interleaved(runners, params, n_repeats, disturbed, job):
+        """Time every runner in turn, the order rotated each repeat, so that a
+        change in the machine's speed falls on all of them alike.
+
+        ``job(impl)`` gives (a callable doing one block of work, how many units
+        the block holds).  Returns ({impl: seconds per unit}, {impl: [CPU/wall]});
+        ``disturbed`` receives {impl: [CPU seconds of other processes, wall seconds]}.
+        """
+        samples = {impl: [] for impl in runners}
+        cpu = {impl: [] for impl in runners}
+        disturbed.clear()
+        disturbed.update({impl: [0.0, 0.0] for impl in runners})
+        order = list(runners)
+        for r in repeats(n_repeats):
+            for impl in order[r % len(order):] + order[:r % len(order)]:
+                work, units = job(impl)
+                wall, used, others = timed(runners[impl], params, work)
+                samples[impl].append(wall / units)
+                cpu[impl].append(used / wall)
+                disturbed[impl][0] += others
+                disturbed[impl][1] += wall
+        return samples, cpu
+
     all_ok = True
     disturbed = {}  # impl -> [CPU seconds of other processes, wall seconds]
 
@@ -541,19 +564,9 @@ def _child_main(threads, skip, mode, out_path):
         if not all_ok:
             return finish(False)  # no timing of implementations that disagree
         log(f"{name}: checked, timing {', '.join(f'{i} x{k}' for i, k in blocks.items())}")
-        samples = {impl: [] for impl in runners}
-        cpu = {impl: [] for impl in runners}
-        disturbed.clear()
-        disturbed.update({impl: [0.0, 0.0] for impl in runners})
-        order = list(runners)
-        for r in repeats(settings["step_repeats"]):
-            for impl in order[r % len(order):] + order[:r % len(order)]:
-                runner, k = runners[impl], blocks[impl]
-                wall, used, others = timed(runner, params, lambda: runner.steps(X, T, k))
-                samples[impl].append(wall / k)
-                cpu[impl].append(used / wall)
-                disturbed[impl][0] += others
-                disturbed[impl][1] += wall
+        samples, cpu = interleaved(
+            runners, params, settings["step_repeats"], disturbed,
+            lambda impl: (lambda: runners[impl].steps(X, T, blocks[impl]), blocks[impl]))
         for impl in runners:
             store(name, impl, samples[impl], max(cpu[impl]), {"steps_per_block": blocks[impl]})
 
@@ -599,24 +612,17 @@ def _child_main(threads, skip, mode, out_path):
         if not all_ok:
             return finish(False)  # no timing of implementations that disagree
         log(f"{name}: checked, timing {', '.join(f'{i} x{k}' for i, k in blocks.items())}")
-        samples = {impl: [] for impl in runners}
-        cpu = {impl: [] for impl in runners}
-        disturbed.clear()
-        disturbed.update({impl: [0.0, 0.0] for impl in runners})
-        order = list(runners)
-        for r in repeats(settings["epoch_repeats"]):
-            for impl in order[r % len(order):] + order[:r % len(order)]:
-                runner, count, k = runners[impl], counts[impl], blocks[impl]
+        def epochs(impl):
+            runner, count, k = runners[impl], counts[impl], blocks[impl]
 
-                def work():
-                    for _ in range(k):
-                        runner.epoch(X, T, batch, count)
+            def work():
+                for _ in range(k):
+                    runner.epoch(X, T, batch, count)
 
-                wall, used, others = timed(runner, params, work)
-                samples[impl].append(wall / k * n / count)  # scaled to the whole epoch
-                cpu[impl].append(used / wall)
-                disturbed[impl][0] += others
-                disturbed[impl][1] += wall
+            return work, k * count / n  # per sample timed, scaled to the whole epoch
+
+        samples, cpu = interleaved(runners, params, settings["epoch_repeats"], disturbed,
+                                   epochs)
         for impl in runners:
             extra = {"samples_timed": counts[impl], "samples": n,
                      "epochs_per_block": blocks[impl]}

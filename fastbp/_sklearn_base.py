@@ -266,12 +266,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
 
         def after_epoch(net, history):
-            self.n_iter_ += 1
-            self.t_ += n
-            self.loss_ = self._report * history.loss[-1]
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            self._record(history, n)
             if self.early_stopping:
                 score = self._validation_score(X_val, T_val)
                 self.validation_scores_.append(score)
@@ -317,6 +312,15 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping:
             net.params = best["params"]
 
+    def _record(self, history, n):
+        """Bookkeeping after each epoch (L-BFGS iteration) of n samples."""
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_ = self._report * history.loss[-1]
+        self.loss_curve_.append(self.loss_)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+
     def _fit_lbfgs(self, X, T, n_outputs):
         c = self._grad_scale(n_outputs)
         n = X.shape[0]
@@ -325,12 +329,7 @@ class _BaseMLP(BaseEstimator):
         opt = LBFGS(tol=c * self.tol, max_evals=self.max_fun, weight_decay=c * self.alpha / n)
 
         def after_iteration(net, history):
-            self.n_iter_ += 1
-            self.t_ += n
-            self.loss_ = self._report * history.loss[-1]
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            self._record(history, n)
             return False
 
         self.n_iter_ = 0

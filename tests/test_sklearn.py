@@ -323,16 +323,7 @@ def test_activation_per_layer():
 def test_registered_activation_by_name():
     # A network with an activation of one's own compiles its passes once per
     # process (10-20 s): the price of this test.
-    numba = pytest.importorskip("numba")
-
-    @numba.njit
-    def swish(x):
-        return x / (1.0 + np.exp(-x))
-
-    @numba.njit
-    def swish_derivative(x):
-        s = 1.0 / (1.0 + np.exp(-x))
-        return s + x * s * (1.0 - s)
+    from test_custom import swish, swish_derivative
 
     fastbp.register_activation("test_sklearn_swish", swish, swish_derivative)
     x, t = smooth_problem()
