@@ -48,6 +48,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
     """
     n, n_in = X.shape
     _, pre, out, delta, spare = passes.regions(layers, work)
+    _, k_last, _, u_last, act_last = layers[layers.shape[0] - 1]
     if reshuffle:
         optim.shuffle(order, rng)
     use_labels = labels.size > 0
@@ -69,7 +70,14 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
                 for k in range(tb.shape[1]):
                     tb[r, k] = T[row, k]
         passes.forward_at(params, layers, xb, START, m, work, pre, out, ext)
-        value = passes.output_delta(loss, layers, m, work, pre, out, delta, tb, lb, ext)
+        # passes.output_delta written out: one compiled layer fewer, 1 s less of
+        # the cold compile of fit (measured; see passes.loss_and_gradient).
+        if loss == losses.CROSS_ENTROPY:
+            value = losses.cross_entropy(work, pre + m * u_last, work, out + m * u_last, tb, lb,
+                                         m, k_last, work, delta)
+        else:
+            value = losses.squared_error(loss, work, pre + m * u_last, out + m * u_last, tb, m,
+                                         k_last, act_last, delta, ext)
         passes.backward(params, layers, xb, START, m, work, pre, out, delta, spare, grad,
                         no_grad_inp, ext)
         if not np.isfinite(value):
