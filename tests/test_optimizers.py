@@ -631,3 +631,26 @@ def test_train_step_refuses_a_non_optimizer():
     with pytest.raises(TypeError, match="^optimizer"):
         net.train_step(*batches[0], "adam", loss="sse")
     np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_plain_sgd_puts_back_every_value_written_before_a_failing_one(dtype):
+    """Plain SGD writes in one pass: when only the last new value overflows, the
+    values written before it are restored bit for bit."""
+    from fastbp._kernels import optim, status
+    big = np.finfo(dtype).max
+    params = np.array([1.0, -2.0, 3.0, 0.9 * big], dtype)
+    before = params.copy()
+    grad = np.array([0.5, 0.25, -1.0, -0.2 * big], dtype)
+    opt = fastbp.SGD(lr=1.0)
+    kind, hyper, state, count = opt._kernel_args(params)
+    assert optim.update(kind, hyper, state, count, params, grad) == status.BAD_STEP
+    assert params.tobytes() == before.tobytes()
+    assert opt.steps == 0
+    # And with the last value finite, every value is written.
+    params[3] = 0.5 * big
+    grad = np.array([0.5, 0.25, -1.0, -0.2 * big], dtype)
+    want = params - grad  # lr = 1, in the same dtype
+    assert optim.update(kind, hyper, state, count, params, grad) == status.OK
+    np.testing.assert_array_equal(params, want)
+    assert opt.steps == 1

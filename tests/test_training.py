@@ -275,8 +275,13 @@ def assert_untouched(net, before, opt):
     assert state is not None and not np.any(state)
 
 
+@pytest.mark.parametrize("make_opt", [
+    lambda: fastbp.SGD(lr=1e-3, momentum=0.5),
+    lambda: fastbp.SGD(lr=1e-3),                  # one pass, its own gradient check
+    lambda: fastbp.SGD(lr=1e-3, clip_norm=1.0),   # one pass after clip_scale's check
+], ids=["momentum", "plain", "plain-clipped"])
 @pytest.mark.parametrize("case", ["loss", "gradient"])
-def test_train_step_divergence_reasons(case):
+def test_train_step_divergence_reasons(case, make_opt):
     """The loss overflows, or the loss is finite but the gradient overflows."""
     net = fastbp.Network([1, 1], ["identity"], seed=0)
     net.params = [1.0, 0.0]  # y = x
@@ -284,7 +289,7 @@ def test_train_step_divergence_reasons(case):
         "loss": (1e200, "the loss is not finite"),          # (1e200)^2
         "gradient": (1e154, "the gradient is not finite"),  # loss 1e308, gradient 2e308
     }[case]
-    opt = fastbp.SGD(lr=1e-3, momentum=0.5)
+    opt = make_opt()
     opt.epoch = 3
     with pytest.raises(fastbp.DivergenceError, match=re.escape(reason)) as info:
         net.train_step([[x]], [[0.0]], opt, loss="sse")

@@ -1,10 +1,13 @@
 """Optimizer updates over the flat parameter layout, with torch.optim's semantics.
 
 One optimizer is a ``kind`` code, a float64 ``hyper`` vector and a ``state``
-block of shape (2, n_params) in the parameter layout (SGD uses only row 0).  The update is done
-in two passes so that it never leaves a half-written step behind: the first
-checks that the gradient is finite (and gets its norm, for clipping) and that
-every new value would be finite; only then does the second write.
+block of shape (2, n_params) in the parameter layout (SGD uses only row 0).  An update
+never leaves a half-written step behind: it checks that the gradient is finite
+(and gets its norm, for clipping) and that every new value would be finite,
+and only then writes.  Plain SGD, the update of the smallest networks, does it
+in one pass instead: it writes each new value while keeping the old one in the
+gradient buffer (which the caller no longer needs), and puts the old values
+back if any check failed.
 """
 import numpy as np
 
@@ -82,13 +85,16 @@ def update(kind, hyper, state, count, params, grad):
 
     ``count`` holds the number of updates done so far (Adam's bias correction
     needs it); it lives in an array so the kernel keeps it in step with the
-    parameters whatever interrupts the caller.  On any status but OK nothing
-    has been written.
+    parameters whatever interrupts the caller.  On any status but OK the
+    parameters and the state are as they were.  ``grad`` is overwritten.
     """
     as_dtype = params.dtype.type
-    scale = clip_scale(grad, hyper[MAX_NORM])
-    if not np.isfinite(scale):
-        return BAD_GRADIENT
+    plain_sgd = kind == SGD and hyper[A] == 0.0
+    scale = 1.0
+    if hyper[MAX_NORM] > 0.0 or not plain_sgd:
+        scale = clip_scale(grad, hyper[MAX_NORM])
+        if not np.isfinite(scale):
+            return BAD_GRADIENT
     step = count[0] + 1
     scale = as_dtype(scale)
     lr, decay, flag = as_dtype(hyper[LR]), as_dtype(hyper[DECAY]), hyper[FLAG] != 0.0
@@ -97,14 +103,21 @@ def update(kind, hyper, state, count, params, grad):
     # (NaN fails them), which unlike a float sum vectorises without fastmath.
     limit = as_dtype(hyper[LIMIT])
     ok = True
-    if kind == SGD and hyper[A] == 0.0:
-        # Plain SGD has no state: a loop of its own, which vectorises.
+    if plain_sgd:
+        # No state: one pass that writes, keeping the old values in grad; it
+        # checks the gradient itself, unless clip_scale has.
+        fine = True
         for i in range(params.size):
-            ok &= abs(params[i] - lr * (grad[i] * scale + decay * params[i])) <= limit
-        if not ok:
-            return BAD_STEP
-        for i in range(params.size):
-            params[i] = params[i] - lr * (grad[i] * scale + decay * params[i])
+            p, g = params[i], grad[i]
+            q = p - lr * (g * scale + decay * p)
+            fine &= abs(g) <= limit
+            ok &= abs(q) <= limit
+            grad[i] = p
+            params[i] = q
+        if not (fine and ok):
+            for i in range(params.size):
+                params[i] = grad[i]
+            return BAD_GRADIENT if not fine else BAD_STEP
     elif kind == SGD:
         momentum = as_dtype(hyper[A])
         for i in range(params.size):
