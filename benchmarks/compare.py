@@ -209,7 +209,30 @@ def _child_main(threads, skip, mode, out_path):
         def params(self):
             return [(w.copy(), b.copy()) for w, b in zip(self.net.weights, self.net.biases)]
 
-    class Numpy:
+    class PythonLoop:
+        """steps and epoch as Python loops calling ``self.step`` on the data as
+        ``self.tensors(X, T)`` gives it (the NumPy arrays themselves here)."""
+
+        def tensors(self, X, T):
+            return X, T
+
+        def steps(self, X, T, k):
+            x, t = self.tensors(X, T)
+            step = self.step
+            for _ in range(k):
+                step(x, t)
+
+        def epoch(self, X, T, batch, n):
+            Xt, Tt = self.tensors(X, T)
+            step = self.step
+            for lo in range(0, n, batch):
+                hi = min(lo + batch, n)
+                step(Xt[lo:hi], Tt[lo:hi])
+
+        def sync(self):
+            pass
+
+    class Numpy(PythonLoop):
         """The derivation written plainly in NumPy, in the workload's dtype."""
 
         def __init__(self, sizes, acts, dtype):
@@ -246,24 +269,10 @@ def _child_main(threads, skip, mode, out_path):
                 W[i] -= LR * gW
                 b[i] -= LR * gb
 
-        def steps(self, X, T, k):
-            step = self.step
-            for _ in range(k):
-                step(X, T)
-
-        def epoch(self, X, T, batch, n):
-            step = self.step
-            for lo in range(0, n, batch):
-                hi = min(lo + batch, n)
-                step(X[lo:hi], T[lo:hi])
-
-        def sync(self):
-            pass
-
         def params(self):
             return [(w.copy(), b.copy()) for w, b in zip(self.W, self.b)]
 
-    class Torch:
+    class Torch(PythonLoop):
         """Eager mode: F.linear, autograd.grad, in-place SGD under no_grad."""
 
         def __init__(self, sizes, acts, dtype):
@@ -295,22 +304,6 @@ def _child_main(threads, skip, mode, out_path):
             with torch.no_grad():
                 for p, g in zip(flat, grads):
                     p.sub_(g, alpha=LR)
-
-        def steps(self, X, T, k):
-            x, t = self.tensors(X, T)
-            step = self.step
-            for _ in range(k):
-                step(x, t)
-
-        def epoch(self, X, T, batch, n):
-            Xt, Tt = self.tensors(X, T)
-            step = self.step
-            for lo in range(0, n, batch):
-                hi = min(lo + batch, n)
-                step(Xt[lo:hi], Tt[lo:hi])
-
-        def sync(self):
-            pass
 
         def params(self):
             f = [p.detach().numpy().copy() for p in self.flat]

@@ -52,10 +52,11 @@ def sizes(values):
 
 def activation_code(name, where="activation"):
     """The code of a built-in or registered activation."""
-    if isinstance(name, str) and name in activations.CODES:
-        return activations.CODES[name]
-    if isinstance(name, str) and name in custom.REGISTRY:
-        return custom.REGISTRY[name][0]
+    if isinstance(name, str):
+        if name in activations.CODES:
+            return activations.CODES[name]
+        if name in custom.REGISTRY:
+            return custom.REGISTRY[name][0]
     raise ValueError(
         f"{where}: unknown activation {name!r}; valid names are "
         f"{_names(list(activations.CODES) + list(custom.REGISTRY))} "

@@ -83,8 +83,7 @@ def register_activation(name, value, derivative=None, *, vjp=None):
 
 def registered(names):
     """{name: (kind, value, derivative or vjp)} of the registered names among ``names``."""
-    return {name: _k.REGISTRY[name][1:] for name in names if name in _k.REGISTRY
-            and name not in _builtin.CODES}
+    return {name: _k.REGISTRY[name][1:] for name in names if name in _k.REGISTRY}
 
 
 def restore(functions):

@@ -107,15 +107,17 @@ def run(net, optimizer, code, X, target, labels, epochs, after_epoch):
     from scipy.optimize import minimize  # SciPy is a dependency; imported when used
 
     f = objective(net, code, X, target, labels, optimizer.weight_decay)
-    accepted = {"x": net.params.astype(np.float64), "clock": time.perf_counter()}
+    accepted = net.params.astype(np.float64)  # the last iterate L-BFGS accepted
+    clock = time.perf_counter()
 
     def callback(intermediate_result):
-        accepted["x"] = intermediate_result.x.copy()
+        nonlocal accepted, clock
+        accepted = intermediate_result.x.copy()
         now = time.perf_counter()
-        elapsed, accepted["clock"] = now - accepted["clock"], now
+        elapsed, clock = now - clock, now
         loss = intermediate_result.fun
         if optimizer.weight_decay:
-            loss -= 0.5 * optimizer.weight_decay * float(accepted["x"] @ accepted["x"])
+            loss -= 0.5 * optimizer.weight_decay * float(accepted @ accepted)
         if after_epoch(loss, elapsed):
             raise StopIteration
 
@@ -125,7 +127,7 @@ def run(net, optimizer, code, X, target, labels, epochs, after_epoch):
         return
     try:
         result = minimize(
-            f, accepted["x"], jac=True, method="L-BFGS-B", callback=callback,
+            f, accepted, jac=True, method="L-BFGS-B", callback=callback,
             options={"maxcor": optimizer.history, "gtol": optimizer.tol,
                      "ftol": optimizer.ftol, "maxiter": epochs,
                      "maxfun": optimizer.max_evals})
@@ -136,4 +138,4 @@ def run(net, optimizer, code, X, target, labels, epochs, after_epoch):
         # Interrupted or stopped: keep the last accepted iterate, not the last
         # trial point of a line search.
         if optimizer.result is None:
-            net.params[...] = accepted["x"]
+            net.params[...] = accepted

@@ -68,9 +68,11 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
         Xv, one_v = _checks.samples(Xv, net.sizes[0], net.dtype, "validation_data[0]")
         validation = (Xv,) + _checks.targets(Tv, code, Xv.shape[0], one_v, net.sizes[-1],
                                              net.dtype, "validation_data[1]")
+    if isinstance(optimizer, Optimizer):
+        optimizer._kernel_args(net.params)  # refuses a state made for another network
     history = History()
     bar = progress.bar(progress_bar, epochs)
-    after_epoch = _bookkeeping(net, code, validation, patience, min_delta, callbacks,
+    after_epoch = _Bookkeeping(net, code, validation, patience, min_delta, callbacks,
                                history, bar)
     try:
         if isinstance(optimizer, LBFGS):
@@ -92,7 +94,6 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
 def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, shuffle, seed,
                  validating, after_epoch):
     """The first-order loop: one compiled call per epoch."""
-    kind, hyper, state, count = optimizer._kernel_args(net.params)
     # --- buffers for the whole run: the steps allocate nothing ------------
     space = net._workspace(max(batch_size, layout.CHUNK_ROWS if validating else 1))
     xb = np.empty(batch_size * net.sizes[0], net.dtype)
@@ -117,40 +118,44 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
             break
 
 
-def _bookkeeping(net, code, validation, patience, min_delta, callbacks, history, bar):
-    """``after_epoch(loss, seconds) -> stop``: what follows every epoch, whichever
-    loop ran it: history, validation, progress, early stopping, callbacks.
-    Its ``best_params`` are the parameters early stopping would restore."""
+class _Bookkeeping:
+    """What follows every epoch, whichever loop ran it: history, validation,
+    progress, early stopping, callbacks.  Called as ``after_epoch(loss,
+    seconds)``, it returns True to stop; ``best_params`` are the parameters
+    early stopping would restore."""
 
-    def after_epoch(value, elapsed):
+    def __init__(self, net, code, validation, patience, min_delta, callbacks, history, bar):
+        self.net, self.code, self.validation = net, code, validation
+        self.patience, self.min_delta, self.callbacks = patience, min_delta, callbacks
+        self.history, self.bar = history, bar
+        self.best_score, self.best_params, self.waited = np.inf, None, 0
+
+    def __call__(self, value, elapsed):
+        net, history = self.net, self.history
         epoch = len(history)
         history.loss.append(value)
         history.time.append(elapsed)
         text = f"loss {value:.4g}"
         score = value
-        if validation is not None:
+        if self.validation is not None:
             space = net._workspace(layout.CHUNK_ROWS)
-            val_loss, correct = net._kernels.evaluate(net.params, net._layers, code,
-                                                      *validation, space.work)
+            val_loss, correct = net._kernels.evaluate(net.params, net._layers, self.code,
+                                                      *self.validation, space.work)
             history.val_loss.append(val_loss)
             text += f"  val_loss {val_loss:.4g}"
-            if code == CROSS_ENTROPY:
-                history.val_accuracy.append(correct / validation[0].shape[0])
+            if self.code == CROSS_ENTROPY:
+                history.val_accuracy.append(correct / self.validation[0].shape[0])
                 text += f"  val_acc {history.val_accuracy[-1]:.4f}"
             score = val_loss
-        bar.update(text)
-        if patience is not None:
-            if score < after_epoch.best_score - min_delta:
-                after_epoch.best_score, after_epoch.waited = score, 0
-                after_epoch.best_params = net.params.copy()
+        self.bar.update(text)
+        if self.patience is not None:
+            if score < self.best_score - self.min_delta:
+                self.best_score, self.best_params, self.waited = score, net.params.copy(), 0
                 history.best_epoch = epoch
             else:
-                after_epoch.waited += 1
-                if after_epoch.waited >= patience:
+                self.waited += 1
+                if self.waited >= self.patience:
                     history.stopped_early = True
-        if any([bool(callback(net, history)) for callback in callbacks]):
+        if any([bool(callback(net, history)) for callback in self.callbacks]):
             return True
         return history.stopped_early
-
-    after_epoch.best_score, after_epoch.best_params, after_epoch.waited = np.inf, None, 0
-    return after_epoch

@@ -171,22 +171,14 @@ def test_pickled_network_runs_where_the_activation_was_never_registered():
     np.testing.assert_array_equal(got, want)
 
 
+def _scaling(k):
+    """f(x) = k x and f'(x) = k as @njit functions."""
+    return numba.njit(lambda x: k * x), numba.njit(lambda x: k)
+
+
 def test_registering_a_name_again_leaves_earlier_networks_alone():
-    @numba.njit
-    def double(x):
-        return 2.0 * x
-
-    @numba.njit
-    def two(x):
-        return 2.0
-
-    @numba.njit
-    def triple(x):
-        return 3.0 * x
-
-    @numba.njit
-    def three(x):
-        return 3.0
+    double, two = _scaling(2.0)
+    triple, three = _scaling(3.0)
 
     fastbp.register_activation("scale", double, two)
     before = fastbp.Network([1, 1], ["scale"])

@@ -10,7 +10,7 @@ function passed as a value would stop the caching, and ``ext is not None`` on
 a None argument is pruned at compile time).
 """
 from . import elementwise, jit, vector
-from .views import flat
+from .views import START, flat
 
 CODES = {**elementwise.CODES, **vector.CODES}
 CUSTOM = 64  # first code of a registered activation
@@ -27,7 +27,7 @@ def forward_at(code, work, x0, y0, m, n, ext):
     """Y = f(X) for m rows of n features: X from work[x0], Y into work[y0]."""
     if code >= CUSTOM:
         if ext is not None:
-            ext(FORWARD, code, work, x0, y0, 0, m, n)
+            ext(FORWARD, code, work, x0, y0, START, m, n)
     elif is_vector(code):
         vector.forward(code, work, x0, work, y0, m, n)
     else:
@@ -52,9 +52,9 @@ def forward(code, pre, out):
     """out = f(pre) for a C-ordered (samples x features) block (built-in codes)."""
     m, n = pre.shape
     if is_vector(code):
-        vector.forward(code, flat(pre), 0, flat(out), 0, m, n)
+        vector.forward(code, flat(pre), START, flat(out), START, m, n)
     else:
-        elementwise.forward(code, flat(pre), 0, flat(out), 0, m * n)
+        elementwise.forward(code, flat(pre), START, flat(out), START, m * n)
 
 
 @jit
@@ -63,9 +63,9 @@ def vjp_inplace(code, out, g):
     ``out`` (built-in codes)."""
     m, n = g.shape
     if is_vector(code):
-        vector.vjp_inplace(code, flat(out), 0, flat(g), 0, m, n)
+        vector.vjp_inplace(code, flat(out), START, flat(g), START, m, n)
     else:
-        elementwise.vjp_inplace(code, flat(out), 0, flat(g), 0, m * n)
+        elementwise.vjp_inplace(code, flat(out), START, flat(g), START, m * n)
 
 
 @jit
@@ -73,12 +73,10 @@ def jacobian(code, x, y, jac):
     """Explicit Jacobian at one sample x (y receives f(x)); jac is n x n."""
     n = x.size
     if is_vector(code):
-        vector.forward(code, x, 0, y, 0, 1, n)
-    else:
-        elementwise.forward(code, x, 0, y, 0, n)
-    if is_vector(code):
+        vector.forward(code, x, START, y, START, 1, n)
         vector.jacobian_from_output(code, y, jac)
         return
+    elementwise.forward(code, x, START, y, START, n)
     for a in range(n):
         for b in range(n):
             jac[a, b] = 0.0

@@ -2,9 +2,9 @@
 
 A registered activation gets a code from ``activations.CUSTOM`` on.  The hook
 ``ext(mode, code, work, x0, y0, g0, m, n)`` that the passes call for such
-codes is a chain of closures, one per registration: each computes its own
-code, with the user's ``@njit`` functions called in its loops (so LLVM inlines
-them), and hands any other code to the closure before it.  Closures over
+codes is a chain of closures, one link per registration: a link computes its
+own code, with the user's ``@njit`` functions called in its loops (so LLVM
+inlines them), and hands any other code to the link before it.  Closures over
 run-time functions cannot be cached on disk: numba compiles them, and the
 passes above them, once per process.
 """
@@ -14,6 +14,7 @@ from numba import njit
 
 from .activations import CUSTOM, FORWARD
 from .entries import bound_to
+from .views import segment
 
 _jit = functools.partial(njit, nogil=True, error_model="numpy")
 
@@ -27,39 +28,46 @@ def _end(mode, code, work, x0, y0, g0, m, n):
     """The end of the chain: no registered activation has this code."""
 
 
-def _elementwise(code, value, derivative, rest):
+def _link(code, compute, rest):
+    """The chain with one more link: ``code`` goes to ``compute``, any other
+    code on to ``rest``."""
     @_jit
     def ext(mode, c, work, x0, y0, g0, m, n):
-        if c != code:
-            rest(mode, c, work, x0, y0, g0, m, n)
-            return
-        count = m * n
-        x = work[x0:x0 + count]
-        if mode == FORWARD:
-            y = work[y0:y0 + count]
-            for i in range(count):
-                y[i] = value(x[i])
+        if c == code:
+            compute(mode, work, x0, y0, g0, m, n)
         else:
-            g = work[g0:g0 + count]
-            for i in range(count):
-                g[i] *= derivative(x[i])
+            rest(mode, c, work, x0, y0, g0, m, n)
     return ext
 
 
-def _vector(code, value, vjp, rest):
+def _elementwise(value, derivative):
+    """Y = f(X) or G *= f'(X) over m * n values."""
     @_jit
-    def ext(mode, c, work, x0, y0, g0, m, n):
-        if c != code:
-            rest(mode, c, work, x0, y0, g0, m, n)
-            return
+    def compute(mode, work, x0, y0, g0, m, n):
+        x = segment(work, x0, m * n)
+        if mode == FORWARD:
+            y = segment(work, y0, m * n)
+            for i in range(m * n):
+                y[i] = value(x[i])
+        else:
+            g = segment(work, g0, m * n)
+            for i in range(m * n):
+                g[i] *= derivative(x[i])
+    return compute
+
+
+def _vector(value, vjp):
+    """Y = f(X) or G <- J^T G, row by row."""
+    @_jit
+    def compute(mode, work, x0, y0, g0, m, n):
         for r in range(m):
-            x = work[x0 + r * n:x0 + (r + 1) * n]
-            y = work[y0 + r * n:y0 + (r + 1) * n]
+            x = segment(work, x0 + r * n, n)
+            y = segment(work, y0 + r * n, n)
             if mode == FORWARD:
                 value(x, y)
             else:
-                vjp(x, y, work[g0 + r * n:g0 + (r + 1) * n])
-    return ext
+                vjp(x, y, segment(work, g0 + r * n, n))
+    return compute
 
 
 _chain = [_end]  # the hook covering every registration so far is _chain[-1]
@@ -72,8 +80,8 @@ def register(name, kind, value, second):
     the functions they were built with.
     """
     code = CUSTOM + len(_chain) - 1
-    link = _elementwise if kind == "elementwise" else _vector
-    _chain.append(link(code, value, second, _chain[-1]))
+    compute = (_elementwise if kind == "elementwise" else _vector)(value, second)
+    _chain.append(_link(code, compute, _chain[-1]))
     REGISTRY[name] = (code, kind, value, second)
     return code
 

@@ -7,9 +7,9 @@ block, then B.  Working on offsets rather than 2-D views keeps per-layer cost
 low when a batch is one sample.
 
 Each product has two implementations: plain loops, whose innermost loop walks
-a row of both operands at unit stride (through 1-D slices: LLVM vectorises a
-loop over a slice, but not one over ``flat[offset + k]``, whose address it
-cannot prove consecutive), and BLAS gemm (``np.dot``, which numba
+a row of both operands at unit stride (through 1-D row views, ``views.segment``:
+LLVM vectorises a loop over a view, but not one over ``flat[offset + k]``,
+whose address it cannot prove consecutive), and BLAS gemm (``np.dot``, which numba
 routes to SciPy's BLAS).  Loops win on small products, where a BLAS call's
 fixed cost dominates; BLAS wins from about ``BLAS_MIN``
 multiply-adds (``python benchmarks/blas_threshold.py`` measures it).

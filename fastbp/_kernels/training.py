@@ -8,7 +8,7 @@ import numpy as np
 
 from . import jit, losses, optim, passes
 from .status import BAD_LOSS, OK
-from .views import START, flat
+from .views import START, flat, segment
 
 
 @jit
@@ -114,7 +114,7 @@ def evaluate(params, layers, loss, X, T, labels, work, ext=None):
         value = passes.output_delta(loss, layers, m, work, pre, out, delta, t, lab, ext)
         total += value * m if weighted else value
         for r in range(m):
-            guess = np.argmax(work[y0 + r * k:y0 + (r + 1) * k])
+            guess = np.argmax(segment(work, y0 + r * k, k))
             truth = lab[r] if use_labels else np.argmax(t[r])
             correct += guess == truth
     if weighted:
