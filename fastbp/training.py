@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from . import _checks, layout, lbfgs, progress
+from ._kernels import optim as _optim
 from ._kernels import status as _status
 from ._kernels.losses import CROSS_ENTROPY
 from .errors import DivergenceError
@@ -106,16 +107,27 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
         optimizer.epoch = first + epoch
         kind, hyper, state, count = optimizer._kernel_args(net.params)
         start = time.perf_counter()
-        value, done, status = net._kernels.epoch(
-            net.params, net._layers, code, X, target, labels, batch_size, order, rng,
-            shuffle, xb, tb, lb, space.work, space.grad, net._no_grad_inp,
-            kind, hyper, state, count)
+        if batch_size == 1 and _plain_sgd(kind, hyper):
+            value, done, status = net._kernels.sample_epoch(
+                net.params, net._layers, code, X, target, labels, order, rng, shuffle,
+                tb, lb, space.work, space.grad, hyper, count)
+        else:
+            value, done, status = net._kernels.epoch(
+                net.params, net._layers, code, X, target, labels, batch_size, order, rng,
+                shuffle, xb, tb, lb, space.work, space.grad, net._no_grad_inp,
+                kind, hyper, state, count)
         elapsed = time.perf_counter() - start
         if status != _status.OK:
             raise divergence(status, epoch, done)
         optimizer.epoch = first + epoch + 1
         if after_epoch(value, elapsed):
             break
+
+
+def _plain_sgd(kind, hyper):
+    """Whether the update is SGD without momentum or clipping: per-sample
+    epochs of it run ``sample_epoch``, which fuses backward and update."""
+    return kind == _optim.SGD and hyper[_optim.A] == 0 and hyper[_optim.MAX_NORM] == 0
 
 
 class _Bookkeeping:

@@ -19,11 +19,12 @@ class Entries(NamedTuple):
     loss_and_gradient: Callable
     step: Callable
     epoch: Callable
+    sample_epoch: Callable
     evaluate: Callable
 
 
 BUILTIN = Entries(passes.predict, passes.loss_and_gradient, training.step, training.epoch,
-                  training.evaluate)
+                  training.sample_epoch, training.evaluate)
 
 
 def bound_to(ext):

@@ -33,10 +33,16 @@ _FLOAT64_MAX = np.finfo(np.float64).max
 # torch does), at twice the SIMD width.
 
 @jit(inline="always")
+def plain_sgd(p, g, lr, decay):
+    """SGD without momentum (also the one-pass update of ``training.sample_epoch``)."""
+    return p - lr * (g + decay * p)
+
+
+@jit(inline="always")
 def _sgd(p, g, buf, lr, decay, momentum, nesterov):
-    g = g + decay * p
     if momentum == 0.0:
-        return p - lr * g, buf
+        return plain_sgd(p, g, lr, decay), buf
+    g = g + decay * p
     buf = momentum * buf + g
     return p - lr * (g + momentum * buf if nesterov else buf), buf
 
@@ -89,9 +95,9 @@ def update(kind, hyper, state, count, params, grad):
     parameters and the state are as they were.  ``grad`` is overwritten.
     """
     as_dtype = params.dtype.type
-    plain_sgd = kind == SGD and hyper[A] == 0.0
+    plain = kind == SGD and hyper[A] == 0.0
     scale = 1.0
-    if hyper[MAX_NORM] > 0.0 or not plain_sgd:
+    if hyper[MAX_NORM] > 0.0 or not plain:
         scale = clip_scale(grad, hyper[MAX_NORM])
         if not np.isfinite(scale):
             return BAD_GRADIENT
@@ -103,13 +109,13 @@ def update(kind, hyper, state, count, params, grad):
     # (NaN fails them), which unlike a float sum vectorises without fastmath.
     limit = as_dtype(hyper[LIMIT])
     ok = True
-    if plain_sgd:
+    if plain:
         # No state: one pass that writes, keeping the old values in grad; it
         # checks the gradient itself, unless clip_scale has.
         fine = True
         for i in range(params.size):
             p, g = params[i], grad[i]
-            q = p - lr * (g * scale + decay * p)
+            q = plain_sgd(p, g * scale, lr, decay)
             fine &= abs(g) <= limit
             ok &= abs(q) <= limit
             grad[i] = p

@@ -1,0 +1,187 @@
+"""Per-sample plain SGD: ``fit(batch_size=1)`` with SGD without momentum or
+clipping runs ``_kernels.training.sample_epoch``, which fuses the backward
+pass with the update.  It must give what the general path gives (``epoch``,
+``train_step``) up to rounding, fail with the same reasons at the same
+sample, and leave the parameters as they were before a failing sample.
+"""
+import copy
+import re
+
+import numba
+import numpy as np
+import pytest
+
+import fastbp
+from fastbp import training
+
+DTYPES = [np.float64, np.float32]
+# After 2 x 23 steps; float64 results differ from the general path's by
+# rounding only (a few 1e-16), float32 ones by a few ulps of float32.
+TOL = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=2e-5, atol=2e-6)}
+
+CASES = {
+    # name: (sizes, activations, loss, weight decay)
+    "tanh-sse": ([4, 8, 2], ["tanh", "identity"], "sse", 0.0),
+    "mse-decay": ([4, 8, 2], ["tanh", "identity"], "mse", 0.01),
+    "deep-mixed": ([4, 6, 5, 7, 2], ["relu", "sigmoid", "softplus", "identity"], "sse", 0.0),
+    "leaky-tanh-out": ([4, 8, 2], ["leaky_relu", "tanh"], "mse", 0.0),
+    "labels": ([4, 8, 3], ["tanh", "softmax"], "cross_entropy", 0.0),
+    "probabilities": ([4, 8, 3], ["tanh", "softmax"], "cross_entropy", 0.001),
+    "softmax-sse": ([4, 8, 3], ["tanh", "softmax"], "sse", 0.0),
+}
+
+
+def problem(case, dtype, n=23):
+    sizes, acts, loss, decay = CASES[case]
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((n, sizes[0])).astype(dtype)
+    if case == "labels":
+        T = rng.integers(0, sizes[-1], n)
+    elif case == "probabilities":
+        T = rng.dirichlet(np.ones(sizes[-1]), n).astype(dtype)
+    else:
+        T = (0.5 * rng.standard_normal((n, sizes[-1]))).astype(dtype)
+    net = fastbp.Network(sizes, acts, dtype=dtype, seed=2)
+    return net, X, T, loss, decay
+
+
+def test_plain_sgd_selects_the_fused_epoch():
+    def plain(opt):
+        kind, hyper, _, _ = opt._kernel_args(np.zeros(3))
+        return training._plain_sgd(kind, hyper)
+
+    assert plain(fastbp.SGD(lr=0.1))
+    assert plain(fastbp.SGD(lr=0.1, weight_decay=0.1))
+    assert not plain(fastbp.SGD(lr=0.1, momentum=0.5))
+    assert not plain(fastbp.SGD(lr=0.1, clip_norm=1.0))
+    assert not plain(fastbp.Adam())
+    assert not plain(fastbp.RMSprop())
+
+
+def test_fit_with_batches_of_one_runs_the_fused_epoch(monkeypatch):
+    """A spy on the entry point: batch 1 with plain SGD goes through it, other
+    batch sizes and optimizers do not."""
+    calls = []
+    real = fastbp.Network._kernels
+
+    class Spy:
+        def __getattr__(self, name):
+            if name == "sample_epoch":
+                calls.append(name)
+            return getattr(real, name)
+
+    monkeypatch.setattr(fastbp.Network, "_kernels", Spy())
+    net, X, T, loss, _ = problem("tanh-sse", np.float64)
+    net.fit(X, T, epochs=2, batch_size=1, optimizer=fastbp.SGD(lr=0.01), progress=False)
+    assert calls == ["sample_epoch"] * 2
+    net.fit(X, T, epochs=1, batch_size=2, optimizer=fastbp.SGD(lr=0.01), progress=False)
+    net.fit(X, T, epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=0.01, momentum=0.1),
+            progress=False)
+    assert calls == ["sample_epoch"] * 2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(CASES))
+def test_fit_without_shuffle_equals_train_steps(case, dtype):
+    net, X, T, loss, decay = problem(case, dtype)
+    manual = copy.deepcopy(net)
+    opt_fit = fastbp.SGD(lr=0.05, weight_decay=decay)
+    opt_manual = fastbp.SGD(lr=0.05, weight_decay=decay)
+    history = net.fit(X, T, epochs=2, batch_size=1, optimizer=opt_fit, loss=loss,
+                      shuffle=False, progress=False)
+    losses = []
+    for _ in range(2):
+        values = [manual.train_step(X[i:i + 1], T[i:i + 1], opt_manual, loss=loss)
+                  for i in range(len(X))]
+        losses.append(sum(values) if loss == "sse" else sum(values) / len(X))
+    np.testing.assert_allclose(net.params, manual.params, **TOL[dtype])
+    assert opt_fit.steps == opt_manual.steps == 2 * len(X)
+    assert history.loss == pytest.approx(losses, rel=TOL[dtype]["rtol"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ["tanh-sse", "labels", "deep-mixed"])
+def test_shuffled_fit_equals_the_general_epoch(case, dtype):
+    """Against ``fit`` through the general epoch (a clip norm too large to
+    clip anything sends it there): same order of samples, same results."""
+    net, X, T, loss, decay = problem(case, dtype)
+    general = copy.deepcopy(net)
+    h1 = net.fit(X, T, epochs=3, batch_size=1, optimizer=fastbp.SGD(lr=0.05), loss=loss,
+                 seed=7, progress=False)
+    h2 = general.fit(X, T, epochs=3, batch_size=1, loss=loss, seed=7, progress=False,
+                     optimizer=fastbp.SGD(lr=0.05, clip_norm=1e30))
+    np.testing.assert_allclose(net.params, general.params, **TOL[dtype])
+    np.testing.assert_allclose(h1.loss, h2.loss, rtol=TOL[dtype]["rtol"])
+
+
+def diverging(case):
+    """(network, X, T, lr, the reason, the failing sample) for fit with shuffle off."""
+    if case == "loss":          # the second sample's loss is (1e200)^2
+        net = fastbp.Network([1, 1], ["identity"], seed=0)
+        net.params = [1.0, 0.0]
+        return net, [[1e-3], [1e200]], [[0.0], [0.0]], 1e-3, "the loss is not finite", 1
+    if case == "gradient":      # loss 1e308, gradient 2e308
+        net = fastbp.Network([1, 1], ["identity"], seed=0)
+        net.params = [1.0, 0.0]
+        return net, [[1e-3], [1e154]], [[0.0], [0.0]], 1e-3, "the gradient is not finite", 1
+    if case == "late-gradient":
+        # Finite loss (1e220) and top-layer gradient (2e220); the first layer's
+        # weight gradient 2e110 * 1e200 overflows after the top layer has
+        # been updated, so the fused update must undo it.
+        net = fastbp.Network([1, 1, 1], ["identity", "identity"], seed=0)
+        net.params = [1e-90, 0.0, 1.0, 0.0]
+        return net, [[1.0], [1e200]], [[0.0], [0.0]], 1e-3, "the gradient is not finite", 1
+    net = fastbp.Network([8, 16, 4], ["tanh", "identity"], seed=0)   # "step"
+    return net, np.ones((2, 8)), np.zeros((2, 4)), 1e308, "would make a parameter non-finite", 0
+
+
+@pytest.mark.parametrize("case", ["loss", "gradient", "late-gradient", "step"])
+def test_divergence_reasons_and_parameters(case):
+    net, X, T, lr, reason, failing = diverging(case)
+    replay = copy.deepcopy(net)
+    for i in range(failing):  # the samples before the failing one, by train_step
+        replay.train_step(np.array(X[i:i + 1]), np.array(T[i:i + 1]), fastbp.SGD(lr=lr))
+    opt = fastbp.SGD(lr=lr)
+    with pytest.raises(fastbp.DivergenceError, match=re.escape(reason)) as info:
+        net.fit(X, T, epochs=2, batch_size=1, optimizer=opt, shuffle=False, progress=False)
+    assert (info.value.epoch, info.value.batch) == (0, failing)
+    np.testing.assert_array_equal(net.params, replay.params)
+    assert opt.steps == failing
+    # train_step, through the general kernel, refuses the same sample alike.
+    with pytest.raises(fastbp.DivergenceError, match=re.escape(reason)):
+        replay.train_step(np.array(X[failing:failing + 1]), np.array(T[failing:failing + 1]),
+                          fastbp.SGD(lr=lr))
+
+
+def test_float32_update_overflow_is_refused():
+    """lr * step overflows float32 but not float64: the check is on the stored value."""
+    net = fastbp.Network([8, 16, 4], ["tanh", "identity"], dtype=np.float32, seed=0)
+    before = net.params.copy()
+    with pytest.raises(fastbp.DivergenceError, match="would make a parameter non-finite"):
+        net.fit(np.ones((3, 8), np.float32), np.zeros((3, 4), np.float32), epochs=1,
+                batch_size=1, optimizer=fastbp.SGD(lr=1e39), progress=False)
+    np.testing.assert_array_equal(net.params, before)
+
+
+@numba.njit
+def _cube(x):
+    return x * x * x
+
+
+@numba.njit
+def _cube_derivative(x):
+    return 3.0 * x * x
+
+
+def test_registered_activation_takes_the_fused_path_too():
+    fastbp.register_activation("sample_epoch_cube", _cube, _cube_derivative)
+    net = fastbp.Network([3, 5, 2], ["sample_epoch_cube", "identity"], seed=0)
+    manual = copy.deepcopy(net)
+    rng = np.random.default_rng(0)
+    X, T = 0.5 * rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
+    net.fit(X, T, epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=0.05), shuffle=False,
+            progress=False)
+    opt = fastbp.SGD(lr=0.05)
+    for i in range(len(X)):
+        manual.train_step(X[i:i + 1], T[i:i + 1], opt)
+    np.testing.assert_allclose(net.params, manual.params, rtol=1e-12, atol=1e-14)
