@@ -28,6 +28,8 @@ class Optimizer:
         self._hyper = np.zeros(_k.N_HYPER)
         self._state = None
         self._count = np.zeros(1, dtype=np.int64)
+        self._ready = None  # the parameters ``_args`` were made for
+        self._args = None
 
     def __setattr__(self, name, value):
         # Any change to a public attribute (a hyperparameter, the epoch) makes
@@ -45,6 +47,9 @@ class Optimizer:
 
     def _kernel_args(self, params):
         """(kind, hyper, state, count) for an update of ``params``."""
+        if self._ready is params and not self._stale:
+            # A training loop's usual call: nothing has changed since the last.
+            return self._args
         state = self._state
         if state is None:
             state = self._state = np.zeros((2, params.size), params.dtype)
@@ -62,10 +67,17 @@ class Optimizer:
             h[_k.LIMIT] = np.finfo(params.dtype).max
             self._fill(h)
             self._stale = False
-        return self._kind, h, state, self._count
+        self._args = (self._kind, h, state, self._count)
+        # A schedule's rate may change whenever it is asked: never reuse it.
+        self._ready = None if isinstance(self.lr, schedules.Schedule) else params
+        return self._args
 
     def _fill(self, hyper):
         raise NotImplementedError
+
+    def __getstate__(self):
+        # The cached arguments hold a network's parameters: not this object's to carry.
+        return {**self.__dict__, "_ready": None, "_args": None}
 
     # --- state -----------------------------------------------------------
 

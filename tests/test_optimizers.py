@@ -13,12 +13,14 @@ Two halves:
 import copy
 import json
 import math
+import pickle
 import re
 
 import numpy as np
 import pytest
 
 import fastbp
+from fastbp._kernels import optim
 
 try:
     import torch
@@ -654,3 +656,23 @@ def test_plain_sgd_puts_back_every_value_written_before_a_failing_one(dtype):
     assert optim.update(kind, hyper, state, count, params, grad) == status.OK
     np.testing.assert_array_equal(params, want)
     assert opt.steps == 1
+
+
+def test_cached_kernel_arguments_follow_every_change():
+    """``_kernel_args`` reuses its last answer for the same parameters while
+    nothing changed; any public attribute, a reset or a loaded state is a change."""
+    net, batches = make_problem("sse")
+    opt = fastbp.SGD(lr=0.1)
+    first = opt._kernel_args(net.params)
+    assert opt._kernel_args(net.params) is first
+    opt.momentum = 0.5
+    kind, hyper, _, _ = opt._kernel_args(net.params)
+    assert hyper[optim.A] == 0.5
+    saved = opt.state_dict()
+    net.train_step(*batches[0], opt, loss="sse")
+    opt.load_state_dict(saved)
+    assert opt._kernel_args(net.params)[2] is not first[2]
+    # Pickled, the optimizer carries no network's parameters.
+    again = pickle.loads(pickle.dumps(opt))
+    assert again._ready is None and again._args is None
+    assert again._kernel_args(net.params)[1][optim.A] == 0.5
