@@ -6,7 +6,8 @@ from numba import njit
 from fastbp._kernels import fastfn
 
 TINY = np.finfo(np.float64).tiny
-# Measured worst cases: exp 1 ulp, tanh 3 ulp, sigmoid 4 ulp (over the samples below).
+# Measured worst cases: exp 1 ulp, tanh 3 ulp (expm1 form; also 3 over 12M uniform
+# samples of [0, 20]), sigmoid 4 ulp (over the samples below).
 MAX_ULP = {"exp": 2, "tanh": 4, "sigmoid": 5}
 
 

@@ -11,7 +11,7 @@ The polynomial coefficients are Chebyshev fits computed with mpmath at 40
 digits, e.g. for exp::
 
     mpmath.chebyfit(mpmath.exp, [-0.3466, 0.3466], 12)         # error 3e-18
-    # tanh: g(z) = (tanh(a) - a) / a^3 with z = a^2, on [0, 0.25]: error 4e-17
+    # tanh's expm1: q(r) = (expm1(r) - r) / r^2 on [-0.3476, 0.3476], 11 terms: error 1.4e-18
 """
 import numpy as np
 from llvmlite import ir
@@ -44,11 +44,10 @@ _E11, _E10, _E9, _E8 = 2.5110049204818658e-08, 2.763265472252779e-07, 2.75572408
 _E7, _E6, _E5, _E4 = 0.00019841269890076403, 0.0013888888952352863, 0.008333333333319589, 0.04166666666648795
 _E3, _E2 = 0.1666666666666668, 0.5000000000000019
 
-_T9, _T8, _T7 = 5.946956589774769e-05, -0.00022107222975864633, 0.0005849653729022644
-_T6, _T5, _T4 = -0.001454959384380466, 0.0035920334653723926, -0.008863229270067843
-_T3, _T2, _T1 = 0.021869488297234514, -0.05396825396361009, 0.13333333333329825
-_T0 = -0.3333333333333333
-_TANH_SMALL = 0.5   # below: the odd polynomial; above: 1 - 2 / (e^2a + 1)
+_Q10, _Q9, _Q8 = 2.0914898727175524e-09, 2.5105513541847086e-08, 2.755727313289604e-07
+_Q7, _Q6, _Q5 = 2.7557254685728803e-06, 2.480158732595111e-05, 0.0001984126987538548
+_Q4, _Q3, _Q2 = 0.0013888888888883633, 0.008333333333325973, 0.04166666666666667
+_Q1, _Q0 = 0.1666666666666667, 0.5
 _TANH_ONE = 20.0    # tanh(a) rounds to 1 in float64 for a above about 19.06
 
 _FAST = {"nsz", "contract", "arcp"}  # no reassociation: the polynomials stay as written
@@ -87,22 +86,28 @@ def exp(x):
 
 @jit(fastmath=_FAST)
 def tanh(x):
+    """tanh(a) = e / (e + 2) with e = expm1(2a), a = |x|: one polynomial, no
+    branch, and no cancellation near 0 (e is computed as expm1, not exp - 1)."""
     x = float(x)
     a = min(abs(x), _TANH_ONE)
-    z = a * a
-    g = _T9
-    g = g * z + _T8
-    g = g * z + _T7
-    g = g * z + _T6
-    g = g * z + _T5
-    g = g * z + _T4
-    g = g * z + _T3
-    g = g * z + _T2
-    g = g * z + _T1
-    g = g * z + _T0
-    small = a + a * z * g
-    large = 1.0 - 2.0 / (exp(2.0 * a) + 1.0)
-    t = small if a < _TANH_SMALL else large
+    y = a + a
+    k = np.floor(y * _LOG2E + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO   # |r| <= ln(2)/2
+    q = _Q10
+    q = q * r + _Q9
+    q = q * r + _Q8
+    q = q * r + _Q7
+    q = q * r + _Q6
+    q = q * r + _Q5
+    q = q * r + _Q4
+    q = q * r + _Q3
+    q = q * r + _Q2
+    q = q * r + _Q1
+    q = q * r + _Q0
+    # expm1(y) = 2^k (1 + expm1(r)) - 1, k <= 58: 2^k - 1 is exact.
+    scale = _as_float64((np.int64(k) + 1023) << 52)
+    e = scale * (r + r * r * q) + (scale - 1.0)
+    t = e / (e + 2.0)
     return x if x != x else np.copysign(t, x)
 
 
