@@ -503,3 +503,25 @@ def test_untouched_check_detects_a_rebound_view():
 
     with pytest.raises(AssertionError):
         rejected(net, rebinds_then_raises, ValueError, "X: pretend")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("size", [1, 511, 512, 513, 1537])
+def test_the_nonfinite_scan_finds_the_first_bad_value_in_any_block(size, dtype):
+    """The scan works block by block (``passes.SCAN_BLOCK``): every position,
+    both edges of each block included, and the first of several bad values."""
+    from fastbp._kernels.passes import SCAN_BLOCK, first_nonfinite
+    values = np.linspace(-3.0, 3.0, size).astype(dtype)
+    assert first_nonfinite(values) == -1
+    assert first_nonfinite(values.reshape(size, 1)) == -1
+    edges = {0, size - 1} | {i for b in range(0, size, SCAN_BLOCK)
+                             for i in (b - 1, b, b + 1) if 0 <= i < size}
+    for at in sorted(edges):
+        for bad in (np.nan, np.inf, -np.inf):
+            broken = values.copy()
+            broken[at] = bad
+            if at + 1 < size:
+                broken[-1] = np.nan   # a later bad value does not hide the first
+            assert first_nonfinite(broken) == at
+            assert first_nonfinite(broken.reshape(size, 1)) == at
+    assert first_nonfinite(np.empty((0, 3), dtype)) == -1
