@@ -16,6 +16,8 @@ class Optimizer:
     """Base class.  ``lr`` is a float or a schedule (``fastbp.StepDecay`` ...)."""
 
     _kind = None
+    _ready = None  # the parameters ``_args`` were made for (class defaults: old pickles)
+    _args = None
 
     def __init__(self, lr, weight_decay, clip_norm):
         if isinstance(lr, schedules.Schedule):
@@ -28,8 +30,6 @@ class Optimizer:
         self._hyper = np.zeros(_k.N_HYPER)
         self._state = None
         self._count = np.zeros(1, dtype=np.int64)
-        self._ready = None  # the parameters ``_args`` were made for
-        self._args = None
 
     def __setattr__(self, name, value):
         # Any change to a public attribute (a hyperparameter, the epoch) makes

@@ -98,9 +98,9 @@ def sample_epoch(params, layers, loss, X, T, labels, order, rng, reshuffle, tb, 
     clipping: the caller makes sure), with the backward pass and the update
     fused.
 
-    Going down the layers, each row of A_i is read once to add its share of
-    K_{i-1} and is then updated, so the update needs no pass of its own and
-    no full gradient is ever stored.  The results are ``epoch``'s up to
+    Going down the layers, each row of A_i adds its share of K_{i-1} and is
+    updated in the same visit, while it is in cache: the update needs no pass
+    of its own and no gradient is ever stored.  The results are ``epoch``'s up to
     rounding, and so are the statuses: a failed step leaves the parameters as
     they were before it (the old values wait in ``grad``).
     """
