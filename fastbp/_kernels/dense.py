@@ -26,17 +26,33 @@ BLAS_MIN = 1 << 13  # 8192; see benchmarks/blas_threshold.py
 @jit(fastmath=REORDER)
 def forward(params, w, inp, i0, pre, p0, m, n_in, n_out):
     """X = Y A^T + 1 B^T (the derivation's X = A Y + B, one row per sample)."""
+    b = w + n_out * n_in
     if m * n_in * n_out >= BLAS_MIN:
-        _forward_blas(params, w, inp, i0, pre, p0, m, n_in, n_out)
+        x = _matrix(pre, p0, m, n_out)
+        np.dot(_matrix(inp, i0, m, n_in), _matrix(params, w, n_out, n_in).T, x)
+        for s in range(m):
+            for j in range(n_out):
+                x[s, j] += params[b + j]
         return
     for s in range(m):
-        forward_row(params, w, segment(inp, i0 + s * n_in, n_in), pre, p0 + s * n_out, n_in,
-                    n_out)
+        x = segment(inp, i0 + s * n_in, n_in)
+        for j in range(n_out):
+            a = segment(params, w + j * n_in, n_in)
+            acc = params[b + j]
+            for k in range(n_in):
+                acc += a[k] * x[k]
+            pre[p0 + s * n_out + j] = acc
 
 
 @jit(fastmath=REORDER)
 def forward_row(params, w, x, pre, p0, n_in, n_out):
-    """``forward`` for one sample x (1-D), by loops."""
+    """``forward``'s loops for one sample x (1-D), for ``training.sample_epoch``.
+
+    Small enough for LLVM to inline into that kernel (1.15x its whole step,
+    against calling ``forward``).  ``forward`` keeps its own copy of the loop:
+    calling this from it would add a compiled function, about 0.15 s, to the
+    cold compile of every ``fit``.
+    """
     b = w + n_out * n_in
     for j in range(n_out):
         a = segment(params, w + j * n_in, n_in)
@@ -44,18 +60,6 @@ def forward_row(params, w, x, pre, p0, n_in, n_out):
         for k in range(n_in):
             acc += a[k] * x[k]
         pre[p0 + j] = acc
-
-
-@jit
-def _forward_blas(params, w, inp, i0, pre, p0, m, n_in, n_out):
-    # Apart from ``forward``, whose loops then stay small enough for LLVM to
-    # inline them into the passes (a batch of one sample: 1.2x the whole step).
-    b = w + n_out * n_in
-    x = _matrix(pre, p0, m, n_out)
-    np.dot(_matrix(inp, i0, m, n_in), _matrix(params, w, n_out, n_in).T, x)
-    for s in range(m):
-        for j in range(n_out):
-            x[s, j] += params[b + j]
 
 
 @jit(fastmath=REORDER)

@@ -32,7 +32,7 @@ _FLOAT64_MAX = np.finfo(np.float64).max
 # parameters' dtype, so float32 networks update in float32 arithmetic (as
 # torch does), at twice the SIMD width.
 
-@jit(inline="always")
+@jit
 def plain_sgd(p, g, lr, decay):
     """SGD without momentum (also the one-pass update of ``training.sample_epoch``)."""
     return p - lr * (g + decay * p)

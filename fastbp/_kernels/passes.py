@@ -162,7 +162,8 @@ def first_nonfinite(a):
     values = flat(a)
     n = values.size
     for lo in range(0, n, SCAN_BLOCK):
-        block = segment(values, lo, min(SCAN_BLOCK, n - lo))
+        # Not min(): with the literal block size it compiles an overload of its own.
+        block = segment(values, lo, n - lo if n - lo < SCAN_BLOCK else SCAN_BLOCK)
         fine = True
         for i in range(block.size):
             fine &= abs(block[i]) < np.inf
