@@ -16,8 +16,10 @@ class Optimizer:
     """Base class.  ``lr`` is a float or a schedule (``fastbp.StepDecay`` ...)."""
 
     _kind = None
-    _ready = None  # the parameters ``_args`` were made for (class defaults: old pickles)
+    # Class defaults, so optimizers pickled before these existed still load.
+    _ready = None  # the parameters ``_args`` were made for
     _args = None
+    _block = None  # what the kernel gets: the state (rows 0-1, ``_state``), then scratch
 
     def __init__(self, lr, weight_decay, clip_norm):
         if isinstance(lr, schedules.Schedule):
@@ -51,14 +53,21 @@ class Optimizer:
             # A training loop's usual call: nothing has changed since the last.
             return self._args
         state = self._state
-        if state is None:
-            state = self._state = np.zeros((2, params.size), params.dtype)
-            self._stale = True
-        elif state.shape[1] != params.size or state.dtype != params.dtype:
+        if state is not None and (state.shape[1] != params.size or state.dtype != params.dtype):
             raise ValueError(
                 f"optimizer: its state is for {state.shape[1]} parameters of "
                 f"{state.dtype}, but this network has {params.size} of {params.dtype}; "
                 "use one optimizer per network, or call optimizer.reset()")
+        rows = 2 + self._scratch_rows()
+        block = self._block
+        if block is None or state is None or state.base is not block or block.shape[0] < rows:
+            # New, loaded (load_state_dict, unpickling) or in need of scratch rows
+            # (the update keeps the old state there while it writes the new).
+            block = np.zeros((rows, params.size), params.dtype)
+            if state is not None:
+                block[:2] = state
+            self._block, self._state = block, block[:2]
+            self._stale = True
         h = self._hyper
         if self._stale or isinstance(self.lr, schedules.Schedule):
             h[_k.LR] = self.learning_rate()
@@ -67,7 +76,7 @@ class Optimizer:
             h[_k.LIMIT] = np.finfo(params.dtype).max
             self._fill(h)
             self._stale = False
-        self._args = (self._kind, h, state, self._count)
+        self._args = (self._kind, h, block, self._count)
         # A schedule's rate may change whenever it is asked: never reuse it.
         self._ready = None if isinstance(self.lr, schedules.Schedule) else params
         return self._args
@@ -75,9 +84,14 @@ class Optimizer:
     def _fill(self, hyper):
         raise NotImplementedError
 
+    def _scratch_rows(self):
+        """Rows of scratch the update needs beyond the state: the state's size."""
+        return 2
+
     def __getstate__(self):
-        # The cached arguments hold a network's parameters: not this object's to carry.
-        return {**self.__dict__, "_ready": None, "_args": None}
+        # The cached arguments hold a network's parameters, not this object's to
+        # carry; the block is rebuilt from the state (pickled alone) when next used.
+        return {**self.__dict__, "_ready": None, "_args": None, "_block": None}
 
     # --- state -----------------------------------------------------------
 
@@ -148,6 +162,11 @@ class SGD(Optimizer):
     def _fill(self, h):
         h[_k.A] = self.momentum
         h[_k.FLAG] = self.nesterov
+
+    def _scratch_rows(self):
+        # Without momentum there is no state to keep: the old parameters go
+        # into the gradient buffer.
+        return 0 if self.momentum == 0 else 2
 
 
 class Adam(Optimizer):

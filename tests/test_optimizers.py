@@ -676,3 +676,57 @@ def test_cached_kernel_arguments_follow_every_change():
     again = pickle.loads(pickle.dumps(opt))
     assert again._ready is None and again._args is None
     assert again._kernel_args(net.params)[1][optim.A] == 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam", "adamw", "rmsprop"])
+def test_a_refused_update_restores_parameters_and_state_bit_for_bit(name, dtype):
+    """The update writes as it goes, keeping the old values (parameters in the
+    gradient buffer, state in scratch rows); a step whose new values overflow
+    must leave everything exactly as it was, after steps that made the state
+    non-zero."""
+    net, batches = make_problem("sse", dtype=dtype)
+    opt = STATEFUL[name]()
+    for X, T in batches[:3]:
+        net.train_step(X, T, opt, loss="sse")
+    params, saved = net.params.copy(), opt.state_dict()
+    assert np.any(saved["state"] != 0)
+    # A finite float64 hyperparameter whose step overflows the parameters' dtype (Adam's
+    # bias-corrected step is lr / (1 - beta1^t) > lr; 1e39 is inf in float32).
+    opt.lr = 1e308 if dtype == np.float64 else 1e39
+    with pytest.raises(fastbp.DivergenceError, match="would make a parameter non-finite"):
+        net.train_step(*batches[3], opt, loss="sse")
+    np.testing.assert_array_equal(net.params, params)
+    np.testing.assert_array_equal(opt.state_dict()["state"], saved["state"])
+    assert opt.steps == saved["steps"]
+    # ... and training goes on from there as if the refused step had not been tried.
+    opt.lr = STATEFUL[name]().lr
+    twin_net, twin = copy.deepcopy(net), STATEFUL[name]()
+    twin.load_state_dict(saved)
+    for X, T in batches[3:6]:
+        assert net.train_step(X, T, opt, loss="sse") == twin_net.train_step(X, T, twin, loss="sse")
+    np.testing.assert_array_equal(net.params, twin_net.params)
+
+
+def test_scratch_rows_only_where_the_update_needs_them():
+    net, batches = make_problem("sse")
+    plain = fastbp.SGD(lr=0.05)
+    net.train_step(*batches[0], plain, loss="sse")
+    assert plain._block.shape == (2, net.n_params)       # no state to keep
+    plain.momentum = 0.9                                  # now there is: the block grows
+    net.train_step(*batches[1], plain, loss="sse")
+    assert plain._block.shape == (4, net.n_params)
+    assert plain._state.base is plain._block
+    reference = copy.deepcopy(net)
+    fresh = fastbp.SGD(lr=0.05, momentum=0.9)
+    fresh.load_state_dict(plain.state_dict())
+    for X, T in batches[2:5]:
+        net.train_step(X, T, plain, loss="sse")
+        reference.train_step(X, T, fresh, loss="sse")
+    np.testing.assert_array_equal(net.params, reference.params)
+    adam = fastbp.Adam()
+    net.train_step(*batches[0], adam, loss="sse")
+    assert adam._block.shape == (4, net.n_params)
+    # A pickled optimizer carries its state, not the scratch.
+    blob = pickle.dumps(adam)
+    assert len(blob) < 3 * adam._state.nbytes
