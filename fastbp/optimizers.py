@@ -3,8 +3,10 @@
 An optimizer holds hyperparameters and, once it has been used with a network,
 its state: two arrays in the parameter layout (momentum or moment estimates)
 and the number of updates done.  Every update is one compiled loop over the
-flat parameters (``_kernels.optim.update``).  Gradient clipping by global norm
-(torch's ``clip_grad_norm_``) is part of the update: ``clip_norm=...``.
+flat parameters (``_kernels.optim.update``), which keeps the old state in two
+more arrays while it writes, to undo a step that diverges; plain SGD has no
+state and needs neither.  Gradient clipping by global norm (torch's
+``clip_grad_norm_``) is part of the update: ``clip_norm=...``.
 """
 import numpy as np
 
