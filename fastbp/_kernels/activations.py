@@ -22,7 +22,11 @@ def is_vector(code):
     return code >= vector.BASE
 
 
-@jit
+# The two dispatchers below are inlined by numba into the passes that call
+# them: one compiled function fewer between the passes and the loops, which
+# made the cold compile of fit 0.3-0.45 s shorter and the per-sample step
+# 1.1x faster (measured alternating with the version without).
+@jit(inline="always")
 def forward_at(code, work, x0, y0, m, n, ext):
     """Y = f(X) for m rows of n features: X from work[x0], Y into work[y0]."""
     if code >= CUSTOM:
@@ -34,7 +38,7 @@ def forward_at(code, work, x0, y0, m, n, ext):
         elementwise.forward(code, work, x0, work, y0, m * n)
 
 
-@jit
+@jit(inline="always")
 def vjp_at(code, work, x0, y0, g0, m, n, ext):
     """G <- J^T G for m rows from work[g0], J taken at the layer's X (work[x0])
     and Y (work[y0]); built-in activations read only Y."""
