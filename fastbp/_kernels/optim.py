@@ -93,7 +93,9 @@ def update(kind, hyper, state, count, params, grad):
     ``count`` holds the number of updates done so far (Adam's bias correction
     needs it); it lives in an array so the kernel keeps it in step with the
     parameters whatever interrupts the caller.  On any status but OK the
-    parameters and the state are as they were.  ``grad`` is overwritten.
+    parameters and the state are as they were.  ``grad`` and the scratch rows
+    of ``state`` are overwritten; the scratch rows must be there for every kind
+    but plain SGD (the Python optimizer allocates them).
     """
     as_dtype = params.dtype.type
     plain = kind == SGD and hyper[A] == 0.0
