@@ -93,6 +93,18 @@ class FitEpoch:
         fit_epoch(self.net, self.X, self.T, self.loss, self.batch, self.optimizer)
 
 
+class FitEpochAdam(FitEpoch):
+    """``FitEpoch`` with ``fastbp.Adam``, ``fit``'s default optimizer, whose
+    update (square roots and divisions per parameter, state kept for a
+    rollback) costs several times SGD's: it guards the one-pass update."""
+
+    params = [["small", "mnist"], DTYPES]
+
+    def setup(self, workload, dtype):
+        super().setup(workload, dtype)
+        self.optimizer = fastbp.Adam(lr=LEARNING_RATE)
+
+
 class PeakMemFit:
     """Peak memory of a process that runs one ``fit`` epoch.
 
@@ -102,7 +114,7 @@ class PeakMemFit:
     NumPy, numba and llvmlite, the loaded kernels, the training set (mnist:
     12,800 x 784 inputs, 40 MB in float32, 80 MB in float64; small: 0.8 / 1.6
     MB), the network, and on top what ``fit`` allocates: the optimizer's state
-    (2 x n_params), a one-batch workspace and batch buffers.  The data are made
+    (SGD's 2 x n_params), a one-batch workspace and batch buffers.  The data are made
     without temporaries (``common.epoch_problem``) and the kernels are compiled
     in ``setup_cache``'s own process, so neither sets the mark: a ``fit``
     that copied X (converting, or shuffling by copy) would raise it by the
