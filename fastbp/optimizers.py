@@ -21,7 +21,6 @@ class Optimizer:
     # Class defaults, so optimizers pickled before these existed still load.
     _ready = None  # the parameters ``_args`` were made for
     _args = None
-    _block = None  # what the kernel gets: the state (rows 0-1, ``_state``), then scratch
 
     def __init__(self, lr, weight_decay, clip_norm):
         if isinstance(lr, schedules.Schedule):
@@ -32,7 +31,9 @@ class Optimizer:
         self.clip_norm = None if clip_norm is None else _checks.positive_number(clip_norm, "clip_norm")
         self.epoch = 0  # epochs completed: the schedule's clock, advanced by ``fit``
         self._hyper = np.zeros(_k.N_HYPER)
-        self._state = None
+        # What the update kernel gets: the state in rows 0-1 (``_state``), then
+        # the scratch rows it keeps the old state in while it writes.
+        self._block = None
         self._count = np.zeros(1, dtype=np.int64)
 
     def __setattr__(self, name, value):
@@ -54,21 +55,20 @@ class Optimizer:
         if self._ready is params and not self._stale:
             # A training loop's usual call: nothing has changed since the last.
             return self._args
-        state = self._state
-        if state is not None and (state.shape[1] != params.size or state.dtype != params.dtype):
+        block = self._block
+        if block is not None and (block.shape[1] != params.size or block.dtype != params.dtype):
             raise ValueError(
-                f"optimizer: its state is for {state.shape[1]} parameters of "
-                f"{state.dtype}, but this network has {params.size} of {params.dtype}; "
+                f"optimizer: its state is for {block.shape[1]} parameters of "
+                f"{block.dtype}, but this network has {params.size} of {params.dtype}; "
                 "use one optimizer per network, or call optimizer.reset()")
         rows = 2 + self._scratch_rows()
-        block = self._block
-        if block is None or state is None or state.base is not block or block.shape[0] < rows:
-            # New, loaded (load_state_dict, unpickling) or in need of scratch rows
-            # (the update keeps the old state there while it writes the new).
-            block = np.zeros((rows, params.size), params.dtype)
-            if state is not None:
-                block[:2] = state
-            self._block, self._state = block, block[:2]
+        if block is None or block.shape[0] < rows:
+            # New, or short of the scratch rows the update needs: loaded or
+            # unpickled (the state alone), or given momentum since.
+            grown = np.zeros((rows, params.size), params.dtype)
+            if block is not None:
+                grown[:2] = block[:2]
+            self._block = block = grown
             self._stale = True
         h = self._hyper
         if self._stale or isinstance(self.lr, schedules.Schedule):
@@ -90,10 +90,20 @@ class Optimizer:
         """Rows of scratch the update needs beyond the state: the state's size."""
         return 2
 
+    @property
+    def _state(self):
+        """The optimizer's state, (2, n_params), or None before its first update."""
+        return None if self._block is None else self._block[:2]
+
     def __getstate__(self):
         # The cached arguments hold a network's parameters, not this object's to
-        # carry; the block is rebuilt from the state (pickled alone) when next used.
-        return {**self.__dict__, "_ready": None, "_args": None, "_block": None}
+        # carry; of the block only the state travels (the scratch rows regrow).
+        return {**self.__dict__, "_ready": None, "_args": None, "_block": self._state}
+
+    def __setstate__(self, state):
+        if "_state" in state:  # pickled before the block existed
+            state["_block"] = state.pop("_state")
+        self.__dict__.update(state)
 
     # --- state -----------------------------------------------------------
 
@@ -104,7 +114,7 @@ class Optimizer:
 
     def reset(self):
         """Forget the state, as a newly made optimizer."""
-        self._state = None
+        self._block = None
         self._stale = True
         self._count[0] = 0
         self.epoch = 0
@@ -134,7 +144,7 @@ class Optimizer:
                                  f"{state.dtype} {state.shape}")
         self.__dict__.update({k: v for k, v in fresh.__dict__.items()
                               if not k.startswith("_")})
-        self._state = state
+        self._block = state
         self._stale = True
         self._count[0] = int(saved["steps"])
         self.epoch = int(saved["epoch"])
