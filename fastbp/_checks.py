@@ -182,6 +182,29 @@ def targets(T, loss, m, one, width, dtype, name="T", scan=True):
     return array.reshape(m, width), NO_LABELS
 
 
+def batch(X, T, loss, n_in, n_out, dtype):
+    """(X, target rows, labels, whether X was one 1-D sample) for a training call.
+
+    Arrays already in the kernels' form take a fast path that checks only
+    what decides the compiled types (array, dtype, dimensions, C order): the
+    kernel checks shapes and values before it computes anything
+    (``passes.check_batch``) and ``refused`` explains its status.  At batch 1
+    the full checks cost as much as the step itself.
+    """
+    if (type(X) is np.ndarray and type(T) is np.ndarray and X.dtype is dtype
+            and X.ndim == 2 and X.flags.c_contiguous and T.flags.c_contiguous):
+        if T.dtype is dtype and T.ndim == 2:
+            return X, T, NO_LABELS, False
+        if loss == losses.CROSS_ENTROPY and T.dtype is _INT64 and T.ndim == 1:
+            return X, _no_rows(n_out, dtype), T, False
+    X, one = samples(X, n_in, dtype, scan=False)
+    target, labels = targets(T, loss, X.shape[0], one, n_out, dtype, scan=False)
+    return X, target, labels, one
+
+
+_INT64 = np.dtype(np.int64)
+
+
 def labels_in_range(labels, n_classes, name="T"):
     bad = first_out_of_range(labels, n_classes)
     if bad >= 0:
@@ -190,9 +213,20 @@ def labels_in_range(labels, n_classes, name="T"):
             f"found {labels[bad]} at index {bad}")
 
 
-def refused(code, X, one, target, labels, n_classes):
-    """Raise the error a compiled call's input status stands for."""
-    if code == status.BAD_INPUT:
+def refused(code, X, one, target, labels, sizes, loss=None):
+    """Raise the error a compiled call's input status stands for.
+
+    ``sizes`` are the network's layer widths, ``loss`` the loss code of a
+    training call.
+    """
+    n_classes = sizes[-1]
+    if code == status.BAD_SHAPE:
+        # Only the fast path of ``batch`` hands the kernel unchecked shapes,
+        # and the user's own arrays: the full checks name what is wrong.
+        X, one = samples(X, sizes[0], X.dtype, scan=False)
+        targets(target if labels is NO_LABELS else labels, loss, X.shape[0], one, n_classes,
+                X.dtype, scan=False)
+    elif code == status.BAD_INPUT:
         finite(X[0] if one else X, "X")
     elif code == status.BAD_TARGET:
         finite(target[0] if one else target, "T")

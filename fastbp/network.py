@@ -77,6 +77,7 @@ class Network:
         self._units = sum(sizes[1:])
         self._widest = max(sizes)
         self._no_grad_inp = np.empty((0, sizes[0]), dtype)
+        self._loss_codes = {}
         self._local = threading.local()
 
     def _initialise(self, rng):
@@ -145,7 +146,10 @@ class Network:
 
         Per thread, so concurrent calls on one network never share buffers.
         """
-        space = getattr(self._local, "space", None)
+        try:
+            space = self._local.space
+        except AttributeError:
+            space = None
         if space is None or space.rows < m:
             space = self._local.space = _Workspace(
                 m, self._units, self._widest, self._params.size, self._dtype)
@@ -175,7 +179,7 @@ class Network:
         y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
         code = self._kernels.predict(self._params, self._layers, X, space.work, y)
         if code != status.OK:
-            _checks.refused(code, X, one, None, None, self._sizes[-1])
+            _checks.refused(code, X, one, None, None, self._sizes)
         return y[0] if one else y
 
     predict = forward
@@ -205,18 +209,16 @@ class Network:
         grad : ndarray, the parameter layout and the network's dtype
         grad_X : ndarray, only when ``input_gradient`` is true
         """
-        code = _checks.loss_code(loss, self._activations[-1])
-        X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
-        m = X.shape[0]
-        target, labels = _checks.targets(T, code, m, one, self._sizes[-1], self._dtype,
-                                         scan=False)
-        space = self._workspace(m)
+        code = self._loss_code(loss)
+        sizes = self._sizes
+        X, target, labels, one = _checks.batch(X, T, code, sizes[0], sizes[-1], self._dtype)
+        space = self._workspace(X.shape[0])
         grad = np.empty_like(self._params)
         grad_inp = np.empty_like(X) if input_gradient else self._no_grad_inp
         value, done = self._kernels.loss_and_gradient(
             self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp)
         if done != status.OK:
-            _checks.refused(done, X, one, target, labels, self._sizes[-1])
+            _checks.refused(done, X, one, target, labels, sizes, code)
         if not input_gradient:
             return value, grad
         return value, grad, (grad_inp[0] if one else grad_inp)
@@ -231,25 +233,34 @@ class Network:
         parameters and the optimizer as they were, when the loss, the gradient
         or the updated parameters would not be finite.
         """
-        code = _checks.loss_code(loss, self._activations[-1])
-        X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
-        m = X.shape[0]
-        target, labels = _checks.targets(T, code, m, one, self._sizes[-1], self._dtype,
-                                         scan=False)
+        # Lean on purpose: at batch 1 this Python is half the call (see
+        # _checks.batch).
+        code = self._loss_code(loss)
+        sizes = self._sizes
+        X, target, labels, one = _checks.batch(X, T, code, sizes[0], sizes[-1], self._dtype)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
                             f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
                             "use it with fit)")
         kind, hyper, state, count = optimizer._kernel_args(self._params)
-        space = self._workspace(m)
+        space = self._workspace(len(X))
         value, done = self._kernels.step(
             self._params, self._layers, code, X, target, labels, space.work, space.grad,
-            self._no_grad_inp, kind, hyper, state, count)
+            kind, hyper, state, count)
         if done != status.OK:
             if done >= status.BAD_INPUT:
-                _checks.refused(done, X, one, target, labels, self._sizes[-1])
+                _checks.refused(done, X, one, target, labels, sizes, code)
             raise training.divergence(done, optimizer.epoch, 0)
         return value
+
+    def _loss_code(self, loss):
+        try:
+            return self._loss_codes[loss]
+        except (KeyError, TypeError):  # new here, or not a name at all
+            code = _checks.loss_code(loss, self._activations[-1])
+            self._loss_codes[loss] = code
+            return code
+
 
     def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse",
             shuffle=True, seed=None, validation_data=None, progress=True,

@@ -85,14 +85,20 @@ def label_targets_for(X):
     return np.int64(0)
 
 
-# Every way of feeding X to the network: forward, and loss_and_gradient with a
-# valid target for each loss (so X is the only thing wrong).
-METHODS = ["forward", "sse", "mse", "cross_entropy_labels", "cross_entropy_rows"]
+# Every way of feeding X to the network: forward, loss_and_gradient with a
+# valid target for each loss (so X is the only thing wrong), and train_step.
+METHODS = ["forward", "sse", "mse", "cross_entropy_labels", "cross_entropy_rows",
+           "step_sse", "step_cross_entropy_labels"]
 
 
 def call_with_X(net, method, X):
     if method == "forward":
         return net.forward(X)
+    if method == "step_sse":
+        return net.train_step(X, sse_targets_for(X), fastbp.SGD(lr=0.1), loss="sse")
+    if method == "step_cross_entropy_labels":
+        return net.train_step(X, label_targets_for(X), fastbp.SGD(lr=0.1),
+                              loss="cross_entropy")
     if method in ("sse", "mse"):
         return net.loss_and_gradient(X, sse_targets_for(X), loss=method)
     if method == "cross_entropy_labels":
@@ -185,10 +191,17 @@ def test_X_non_numeric_dtype(method, X, kind):
     pytest.param(good_X()[0], np.zeros(N_OUT + 1), r"\(2,\)", r"\(3,\)", id="1d-X-wrong-width"),
     pytest.param(good_X()[0], np.zeros((1, N_OUT)), r"\(2,\)", r"\(1, 2\)", id="1d-X-2d-T"),
 ])
-def test_T_wrong_shape(loss, X, T, expected, given):
+@pytest.mark.parametrize("call", ["loss_and_gradient", "train_step"])
+def test_T_wrong_shape(call, loss, X, T, expected, given):
     net = make_net()
-    rejected(net, lambda: net.loss_and_gradient(X, T, loss=loss), ValueError,
+    rejected(net, lambda: with_targets(net, call, X, T, loss), ValueError,
              r"T: expected shape " + expected + r".*got " + given)
+
+
+def with_targets(net, call, X, T, loss):
+    if call == "train_step":
+        return net.train_step(X, T, fastbp.SGD(lr=0.1), loss=loss)
+    return net.loss_and_gradient(X, T, loss=loss)
 
 
 def test_T_1d_for_single_output_hints_reshape():
@@ -249,9 +262,10 @@ def test_cross_entropy_labels_out_of_range(X, labels, bad, at):
     pytest.param(good_X(), np.zeros((M, 1), dtype=int), r"\(4,\)", r"\(4, 1\)", id="column"),
     pytest.param(good_X()[0], np.array([1]), r"\(\)", r"\(1,\)", id="1d-X-array-label"),
 ])
-def test_cross_entropy_labels_wrong_shape(X, labels, expected, given):
+@pytest.mark.parametrize("call", ["loss_and_gradient", "train_step"])
+def test_cross_entropy_labels_wrong_shape(call, X, labels, expected, given):
     net = make_net()
-    rejected(net, lambda: net.loss_and_gradient(X, labels, loss="cross_entropy"), ValueError,
+    rejected(net, lambda: with_targets(net, call, X, labels, "cross_entropy"), ValueError,
              r"T: .*integer class labels (must have|of) shape " + expected + r".*got " + given)
 
 

@@ -1,8 +1,11 @@
 """Per-sample plain SGD: ``fit(batch_size=1)`` with SGD without momentum or
-clipping runs ``_kernels.training.sample_epoch``, which fuses the backward
-pass with the update.  It must give what the general path gives (``epoch``,
-``train_step``) up to rounding, fail with the same reasons at the same
-sample, and leave the parameters as they were before a failing sample.
+clipping runs ``_kernels.training.sample_epoch``, and ``train_step`` on one
+sample under that SGD runs the same fused step (``sample_update``), which
+fuses the backward pass with the update.  Both must give what the general
+path gives (``epoch``, ``train_step`` on a batch, reached here with a clip
+norm too large to clip anything) up to rounding, fail with the same reasons at
+the same sample, and leave the parameters as they were before a failing
+sample.
 """
 import copy
 import re
@@ -80,13 +83,17 @@ def test_fit_with_batches_of_one_runs_the_fused_epoch(monkeypatch):
     assert calls == ["sample_epoch"] * 2
 
 
+@pytest.mark.parametrize("step", ["fused", "general"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", list(CASES))
-def test_fit_without_shuffle_equals_train_steps(case, dtype):
+def test_fit_without_shuffle_equals_train_steps(case, dtype, step):
+    """Against train_step on each sample: fused like fit's, or the general
+    step (a clip norm too large to clip anything sends it there)."""
     net, X, T, loss, decay = problem(case, dtype)
     manual = copy.deepcopy(net)
     opt_fit = fastbp.SGD(lr=0.05, weight_decay=decay)
-    opt_manual = fastbp.SGD(lr=0.05, weight_decay=decay)
+    opt_manual = fastbp.SGD(lr=0.05, weight_decay=decay,
+                            clip_norm=1e30 if step == "general" else None)
     history = net.fit(X, T, epochs=2, batch_size=1, optimizer=opt_fit, loss=loss,
                       shuffle=False, progress=False)
     losses = []
@@ -147,10 +154,22 @@ def test_divergence_reasons_and_parameters(case):
     assert (info.value.epoch, info.value.batch) == (0, failing)
     np.testing.assert_array_equal(net.params, replay.params)
     assert opt.steps == failing
-    # train_step, through the general kernel, refuses the same sample alike.
-    with pytest.raises(fastbp.DivergenceError, match=re.escape(reason)):
-        replay.train_step(np.array(X[failing:failing + 1]), np.array(T[failing:failing + 1]),
-                          fastbp.SGD(lr=lr))
+    # train_step, fused and general, refuses the same sample alike.
+    for step_opt in (fastbp.SGD(lr=lr), fastbp.SGD(lr=lr, clip_norm=1e300)):
+        with pytest.raises(fastbp.DivergenceError, match=re.escape(reason)):
+            replay.train_step(np.array(X[failing:failing + 1]),
+                              np.array(T[failing:failing + 1]), step_opt)
+        np.testing.assert_array_equal(net.params, replay.params)
+        assert step_opt.steps == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_batch_of_two_takes_the_general_step(dtype):
+    net, X, T, loss, decay = problem("tanh-sse", dtype)
+    general = copy.deepcopy(net)
+    net.train_step(X[:2], T[:2], fastbp.SGD(lr=0.05), loss=loss)
+    general.train_step(X[:2], T[:2], fastbp.SGD(lr=0.05, clip_norm=1e30), loss=loss)
+    np.testing.assert_array_equal(net.params, general.params)
 
 
 def test_float32_update_overflow_is_refused():
@@ -181,7 +200,7 @@ def test_registered_activation_takes_the_fused_path_too():
     X, T = 0.5 * rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
     net.fit(X, T, epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=0.05), shuffle=False,
             progress=False)
-    opt = fastbp.SGD(lr=0.05)
+    opt = fastbp.SGD(lr=0.05, clip_norm=1e30)  # the general step
     for i in range(len(X)):
         manual.train_step(X[i:i + 1], T[i:i + 1], opt)
     np.testing.assert_allclose(net.params, manual.params, rtol=1e-12, atol=1e-14)

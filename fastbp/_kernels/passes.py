@@ -21,7 +21,7 @@ flat.
 import numpy as np
 
 from . import activations, dense, jit, losses
-from .status import BAD_INPUT, BAD_LABEL, BAD_TARGET, OK
+from .status import BAD_INPUT, BAD_LABEL, BAD_SHAPE, BAD_TARGET, OK
 from .views import START, flat, segment
 
 N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
@@ -55,16 +55,25 @@ def forward_at(params, layers, inp, i0, m, work, pre, out, ext):
 
 @jit
 def check_batch(layers, X, target, labels):
-    """Status of a batch before anything is computed: finite X and T, labels in range.
+    """Status of a batch before anything is computed: the shapes (the Python
+    layer's fast path leaves them to this), finite X and T, labels in range.
 
-    Scanning here rather than in Python saves a compiled call per array, which
+    Checking here rather than in Python saves a compiled call per array, which
     at batch 1 costs more than the step itself.
     """
+    m, k = X.shape[0], layers[layers.shape[0] - 1, N_OUT]
+    if m == 0 or X.shape[1] != layers[0, N_IN]:
+        return BAD_SHAPE
+    if labels.size > 0:
+        if labels.shape[0] != m:
+            return BAD_SHAPE
+    elif target.shape[0] != m or target.shape[1] != k:
+        return BAD_SHAPE
     if first_nonfinite(X) >= 0:
         return BAD_INPUT
     if first_nonfinite(target) >= 0:
         return BAD_TARGET
-    if first_out_of_range(labels, layers[layers.shape[0] - 1, N_OUT]) >= 0:
+    if first_out_of_range(labels, k) >= 0:
         return BAD_LABEL
     return OK
 

@@ -10,3 +10,4 @@ BAD_STEP = 3       # the update would make a parameter non-finite
 BAD_INPUT = 4      # X holds NaN or infinity
 BAD_TARGET = 5     # T holds NaN or infinity
 BAD_LABEL = 6      # a class label lies outside [0, n_classes)
+BAD_SHAPE = 7      # X or T has the wrong shape (only arrays of the fast path)
