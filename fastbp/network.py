@@ -243,10 +243,16 @@ class Network:
                             f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
                             "use it with fit)")
         kind, hyper, state, count = optimizer._kernel_args(self._params)
-        space = self._workspace(len(X))
-        value, done = self._kernels.step(
-            self._params, self._layers, code, X, target, labels, space.work, space.grad,
-            kind, hyper, state, count)
+        m = len(X)
+        space = self._workspace(m)
+        if m == 1 and optimizer._plain:  # as fit(batch_size=1): 0.6x the time
+            value, done = self._kernels.sample_step(
+                self._params, self._layers, code, X, target, labels, space.work, space.grad,
+                hyper, count)
+        else:
+            value, done = self._kernels.step(
+                self._params, self._layers, code, X, target, labels, space.work, space.grad,
+                kind, hyper, state, count)
         if done != status.OK:
             if done >= status.BAD_INPUT:
                 _checks.refused(done, X, one, target, labels, sizes, code)

@@ -9,7 +9,6 @@ import time
 import numpy as np
 
 from . import _checks, layout, lbfgs, progress
-from ._kernels import optim as _optim
 from ._kernels import status as _status
 from ._kernels.losses import CROSS_ENTROPY
 from .errors import DivergenceError
@@ -107,10 +106,10 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
         optimizer.epoch = first + epoch
         kind, hyper, state, count = optimizer._kernel_args(net.params)
         start = time.perf_counter()
-        if batch_size == 1 and _plain_sgd(kind, hyper):
+        if batch_size == 1 and optimizer._plain:
             value, done, status = net._kernels.sample_epoch(
                 net.params, net._layers, code, X, target, labels, order, rng, shuffle,
-                tb, lb, space.work, space.grad, hyper, count)
+                space.work, space.grad, hyper, count)
         else:
             value, done, status = net._kernels.epoch(
                 net.params, net._layers, code, X, target, labels, batch_size, order, rng,
@@ -122,12 +121,6 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
         optimizer.epoch = first + epoch + 1
         if after_epoch(value, elapsed):
             break
-
-
-def _plain_sgd(kind, hyper):
-    """Whether the update is SGD without momentum or clipping: per-sample
-    epochs of it run ``sample_epoch``, which fuses backward and update."""
-    return kind == _optim.SGD and hyper[_optim.A] == 0 and hyper[_optim.MAX_NORM] == 0
 
 
 class _Bookkeeping:

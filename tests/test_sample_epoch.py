@@ -1,7 +1,7 @@
 """Per-sample plain SGD: ``fit(batch_size=1)`` with SGD without momentum or
 clipping runs ``_kernels.training.sample_epoch``, and ``train_step`` on one
-sample under that SGD runs the same fused step (``sample_update``), which
-fuses the backward pass with the update.  Both must give what the general
+sample under that SGD runs ``sample_step``: both take the steps of
+``sample_steps``, which fuse the backward pass with the update.  Both must give what the general
 path gives (``epoch``, ``train_step`` on a batch, reached here with a clip
 norm too large to clip anything) up to rounding, fail with the same reasons at
 the same sample, and leave the parameters as they were before a failing
@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import training
 
 DTYPES = [np.float64, np.float32]
 # After 2 x 23 steps; float64 results differ from the general path's by
@@ -50,8 +49,8 @@ def problem(case, dtype, n=23):
 
 def test_plain_sgd_selects_the_fused_epoch():
     def plain(opt):
-        kind, hyper, _, _ = opt._kernel_args(np.zeros(3))
-        return training._plain_sgd(kind, hyper)
+        opt._kernel_args(np.zeros(3))
+        return opt._plain
 
     assert plain(fastbp.SGD(lr=0.1))
     assert plain(fastbp.SGD(lr=0.1, weight_decay=0.1))
@@ -61,7 +60,7 @@ def test_plain_sgd_selects_the_fused_epoch():
     assert not plain(fastbp.RMSprop())
 
 
-def test_fit_with_batches_of_one_runs_the_fused_epoch(monkeypatch):
+def test_batches_of_one_run_the_fused_kernels(monkeypatch):
     """A spy on the entry point: batch 1 with plain SGD goes through it, other
     batch sizes and optimizers do not."""
     calls = []
@@ -69,7 +68,7 @@ def test_fit_with_batches_of_one_runs_the_fused_epoch(monkeypatch):
 
     class Spy:
         def __getattr__(self, name):
-            if name == "sample_epoch":
+            if name in ("sample_epoch", "sample_step"):
                 calls.append(name)
             return getattr(real, name)
 
@@ -81,6 +80,15 @@ def test_fit_with_batches_of_one_runs_the_fused_epoch(monkeypatch):
     net.fit(X, T, epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=0.01, momentum=0.1),
             progress=False)
     assert calls == ["sample_epoch"] * 2
+    # train_step likewise, through sample_step.
+    calls.clear()
+    net.train_step(X[:1], T[:1], fastbp.SGD(lr=0.01))
+    net.train_step(X[0], T[0], fastbp.SGD(lr=0.01, weight_decay=0.1))
+    assert calls == ["sample_step"] * 2
+    net.train_step(X[:2], T[:2], fastbp.SGD(lr=0.01))
+    net.train_step(X[:1], T[:1], fastbp.SGD(lr=0.01, clip_norm=1.0))
+    net.train_step(X[:1], T[:1], fastbp.Adam())
+    assert calls == ["sample_step"] * 2
 
 
 @pytest.mark.parametrize("step", ["fused", "general"])
@@ -204,3 +212,16 @@ def test_registered_activation_takes_the_fused_path_too():
     for i in range(len(X)):
         manual.train_step(X[i:i + 1], T[i:i + 1], opt)
     np.testing.assert_allclose(net.params, manual.params, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", ["tanh-sse", "labels"])
+def test_train_step_of_one_sample_takes_read_only_arrays(case):
+    """The fused step reads the target through views, never writes it."""
+    net, X, T, loss, _ = problem(case, np.float64)
+    writable = copy.deepcopy(net)
+    X, T = X[:1].copy(), T[:1].copy()
+    a = writable.train_step(X, T, fastbp.SGD(lr=0.05), loss=loss)
+    X.flags.writeable = T.flags.writeable = False
+    b = net.train_step(X, T, fastbp.SGD(lr=0.05), loss=loss)
+    assert a == b
+    np.testing.assert_array_equal(net.params, writable.params)

@@ -18,13 +18,15 @@ class Entries(NamedTuple):
     predict: Callable
     loss_and_gradient: Callable
     step: Callable
+    sample_step: Callable
     epoch: Callable
     sample_epoch: Callable
     evaluate: Callable
 
 
-BUILTIN = Entries(passes.predict, passes.loss_and_gradient, training.step, training.epoch,
-                  training.sample_epoch, training.evaluate)
+BUILTIN = Entries(passes.predict, passes.loss_and_gradient, training.step,
+                  training.sample_step, training.epoch, training.sample_epoch,
+                  training.evaluate)
 
 
 def bound_to(ext):
