@@ -161,6 +161,21 @@ def test_X_not_finite(dtype, method, X, where):
              r"X contains NaN or infinity \(first at index " + where + r"\).*finite")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_values_whose_sum_overflows_are_finite(dtype):
+    """The checks sum an array first (NaN and infinity carry into the sum);
+    a sum that overflows on finite values must not refuse them."""
+    big = np.finfo(dtype).max
+    net = fastbp.Network(SIZES, ["tanh", "identity"], dtype=dtype, seed=0)
+    net.params = np.full(net.n_params, big, dtype)
+    assert np.all(net.params == big)
+    values = np.full(net.n_params, big, dtype)
+    values[7] = np.nan
+    with pytest.raises(ValueError, match=r"params contains NaN or infinity \(first at index \(7,\)\)"):
+        net.params = values
+    assert np.all(net.params == big)
+
+
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("X, kind", [
     pytest.param(np.array([["a", "b", "c"]] * M), "<U1", id="str"),
