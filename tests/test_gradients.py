@@ -174,16 +174,37 @@ def test_wide_layers_match_reference(hidden, loss, kind, dtype):
     acts = (hidden, "softmax" if loss == "cross_entropy" else "tanh")
     rng = _rng("wide", hidden, loss, kind)
     params, X, T = naive.random_problem(rng, sizes, acts, 13, loss, kind)
-    net = _network(sizes, acts, params, dtype)
-    rtol = REF_RTOL if dtype == np.float64 else F32_RTOL
+    _assert_matches_reference(_network(sizes, acts, params, dtype), X, T, loss)
+
+
+def _assert_matches_reference(net, X, T, loss):
+    """Loss, both gradients and the forward pass against the naive reference."""
+    rtol = REF_RTOL if net.dtype == np.float64 else F32_RTOL
     L, g, gx = net.loss_and_gradient(X, T, loss, input_gradient=True)
     L_ref, g_ref, gx_ref = _reference(net, X, T, loss)
     assert L == pytest.approx(L_ref, rel=rtol, abs=0)
     naive.assert_close(g, g_ref, rtol, "parameter gradient")
     naive.assert_close(gx, gx_ref, rtol, "input gradient")
-    weights, biases = naive.split(net.params.astype(np.float64), sizes)
-    naive.assert_close(net.forward(X), naive.forward(weights, biases, acts, X.astype(dtype)),
-                       rtol, "forward")
+    weights, biases = naive.split(net.params.astype(np.float64), net.sizes)
+    naive.assert_close(net.forward(X), naive.forward(weights, biases, net.activations,
+                                                     X.astype(net.dtype)), rtol, "forward")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("m", [16, 40, 70])
+def test_blas_products_match_reference(m, dtype):
+    """Layers large enough for BLAS, in both forms of the forward product: Y
+    transposed first (m in [16, 64] and n_in <= n_out: the first layer at
+    m = 16 and 40) and straight (the second layer, and every layer at 70)."""
+    from fastbp._kernels import dense
+
+    sizes, acts = (40, 64, 48, 9), ("tanh", "sigmoid", "softmax")
+    forms = [bool(dense.transposed_input(m, sizes[i], sizes[i + 1])) for i in range(3)]
+    assert forms == ([True, False, False] if m <= 64 else [False] * 3)
+    assert all(m * sizes[i] * sizes[i + 1] >= dense.BLAS_MIN for i in range(2))
+    rng = _rng("blas", m)
+    params, X, T = naive.random_problem(rng, sizes, acts, m, "cross_entropy", "labels")
+    _assert_matches_reference(_network(sizes, acts, params, dtype), X, T, "cross_entropy")
 
 
 def test_cross_entropy_with_unnormalised_target_rows():

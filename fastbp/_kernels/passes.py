@@ -40,14 +40,18 @@ def regions(layers, work):
 
 
 @jit
-def forward_at(params, layers, inp, i0, m, work, pre, out, ext):
-    """Fill X_i and Y_i for every layer; returns where Y_n starts in ``work``."""
+def forward_at(params, layers, inp, i0, m, work, pre, out, free, ext):
+    """Fill X_i and Y_i for every layer; returns where Y_n starts in ``work``.
+
+    ``free`` is a region of ``work`` the pass may overwrite (cap * widest
+    entries: the deltas' region, unused until the loss).
+    """
     src, s0 = inp, i0
     y0 = out
     for i in range(layers.shape[0]):
         n_in, n_out, w, u, act = layers[i]
         x0, y0 = pre + m * u, out + m * u
-        dense.forward(params, w, src, s0, work, x0, m, n_in, n_out)
+        dense.forward(params, w, src, s0, work, x0, m, n_in, n_out, free)
         activations.forward_at(act, work, x0, y0, m, n_out, ext)
         src, s0 = work, y0
     return y0
@@ -84,14 +88,14 @@ def predict(params, layers, X, work, result, ext=None):
     returns a status (BAD_INPUT, before anything is written, if X is not finite)."""
     if first_nonfinite(X) >= 0:
         return BAD_INPUT
-    cap, pre, out, _, _ = regions(layers, work)
+    cap, pre, out, delta, _ = regions(layers, work)
     inp = flat(X)
     n, n_in = X.shape
     n_out = result.shape[1]
     outputs = flat(result)
     for lo in range(0, n, cap):
         m = min(n, lo + cap) - lo
-        y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre, out, ext)
+        y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre, out, delta, ext)
         # A loop, not slice assignment: that compiles a shape-mismatch error
         # path which formats strings (seconds of every cold compile).
         for k in range(m * n_out):
@@ -151,7 +155,7 @@ def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_
         return np.nan, status
     _, pre, out, delta, spare = regions(layers, work)
     inp, m = flat(X), X.shape[0]
-    forward_at(params, layers, inp, START, m, work, pre, out, ext)
+    forward_at(params, layers, inp, START, m, work, pre, out, delta, ext)
     value = output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext)
     backward(params, layers, inp, START, m, work, pre, out, delta, spare, grad, grad_inp, ext)
     return value, OK

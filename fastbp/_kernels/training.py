@@ -26,7 +26,7 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
     # ``passes.loss_and_gradient`` rather than shared: each layer of compiled
     # calls re-optimises everything below it, 1-3 s of every cold compile.
     _, pre, out, delta, spare = passes.regions(layers, work)
-    passes.forward_at(params, layers, inp, START, m, work, pre, out, ext)
+    passes.forward_at(params, layers, inp, START, m, work, pre, out, delta, ext)
     value = passes.output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext)
     # No input gradient: a view of no rows says so (passes.backward).
     passes.backward(params, layers, inp, START, m, work, pre, out, delta, spare, grad,
@@ -87,7 +87,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
                 # path that formats strings (seconds of every cold compile).
                 for k in range(tb.shape[1]):
                     tb[r, k] = T[row, k]
-        passes.forward_at(params, layers, xb, START, m, work, pre, out, ext)
+        passes.forward_at(params, layers, xb, START, m, work, pre, out, delta, ext)
         # passes.output_delta written out: one compiled layer fewer, 1 s less of
         # the cold compile of fit (measured; see passes.loss_and_gradient).
         if loss == losses.CROSS_ENTROPY:
@@ -242,7 +242,7 @@ def evaluate(params, layers, loss, X, T, labels, work, ext=None):
         m = min(n, lo + cap) - lo
         lab = labels[lo:lo + m] if use_labels else labels
         t = T if use_labels else T[lo:lo + m]
-        y0 = passes.forward_at(params, layers, inp, lo * n_in, m, work, pre, out, ext)
+        y0 = passes.forward_at(params, layers, inp, lo * n_in, m, work, pre, out, delta, ext)
         value = passes.output_delta(loss, layers, m, work, pre, out, delta, t, lab, ext)
         total += value * m if weighted else value
         for r in range(m):
