@@ -193,16 +193,18 @@ def batch(X, T, loss, n_in, n_out, dtype):
     """(X, target rows, labels, whether X was one 1-D sample) for a training call.
 
     Arrays already in the kernels' form take a fast path that checks only
-    what decides the compiled types (array, dtype, dimensions, C order): the
-    kernel checks shapes and values before it computes anything
-    (``passes.check_batch``) and ``refused`` explains its status.  At batch 1
-    the full checks cost as much as the step itself.
+    what decides the compiled types (array, dtype, dimensions, C order) and
+    X's width: the kernel checks the other shapes and the values before it
+    computes anything (``passes.check_batch``) and ``refused`` explains its
+    status.  At batch 1 the full checks cost as much as the step itself.
     """
-    if (type(X) is np.ndarray and type(T) is np.ndarray and X.dtype is dtype
-            and X.ndim == 2 and X.flags.c_contiguous and T.flags.c_contiguous):
-        if T.dtype is dtype and T.ndim == 2:
+    # X's width too: the caller sizes its workspace by X's rows.
+    if (type(X) is np.ndarray and type(T) is np.ndarray and X.dtype == dtype
+            and X.ndim == 2 and X.shape[1] == n_in and X.flags.c_contiguous
+            and T.flags.c_contiguous):
+        if T.dtype == dtype and T.ndim == 2:
             return X, T, NO_LABELS, False
-        if loss == losses.CROSS_ENTROPY and T.dtype is _INT64 and T.ndim == 1:
+        if loss == losses.CROSS_ENTROPY and T.dtype == _INT64 and T.ndim == 1:
             return X, _no_rows(n_out, dtype), T, False
     X, one = samples(X, n_in, dtype, scan=False)
     target, labels = targets(T, loss, X.shape[0], one, n_out, dtype, scan=False)

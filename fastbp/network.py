@@ -242,6 +242,7 @@ class Network:
             raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
                             f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
                             "use it with fit)")
+        new = optimizer._block is None
         kind, hyper, state, count = optimizer._kernel_args(self._params)
         m = len(X)
         space = self._workspace(m)
@@ -255,6 +256,8 @@ class Network:
                 kind, hyper, state, count)
         if done != status.OK:
             if done >= status.BAD_INPUT:
+                if new:
+                    optimizer._unbind()
                 _checks.refused(done, X, one, target, labels, sizes, code)
             raise training.divergence(done, optimizer.epoch, 0)
         return value

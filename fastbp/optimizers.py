@@ -109,6 +109,13 @@ class Optimizer:
         if "_state" in state:  # pickled before the block existed
             state["_block"] = state.pop("_state")
         self.__dict__.update(state)
+        self._stale = True  # derive _plain and the rest afresh (older pickles lack some)
+
+    def _unbind(self):
+        """Undo what a first ``_kernel_args`` did for a call that was then
+        refused: a new optimizer stays new, free for any network."""
+        self._block = None
+        self._ready = self._args = None
 
     # --- state -----------------------------------------------------------
 

@@ -161,6 +161,41 @@ def test_X_not_finite(dtype, method, X, where):
              r"X contains NaN or infinity \(first at index " + where + r"\).*finite")
 
 
+@pytest.mark.parametrize("X, T", [
+    pytest.param(np.zeros((M, N_IN + 1)), np.zeros((M, N_OUT)), id="X-width"),
+    pytest.param(np.zeros((M, N_IN)), np.zeros((M + 1, N_OUT)), id="T-rows"),
+    pytest.param(with_value((M, N_IN), (1, 1), np.nan), np.zeros((M, N_OUT)), id="X-nan"),
+])
+def test_refused_train_step_leaves_a_new_optimizer_new(X, T):
+    """A new optimizer takes the size of the first network it updates; a
+    refused call must not bind it."""
+    net = make_net(last="identity")
+    opt = fastbp.SGD(lr=0.1, momentum=0.9)
+    rejected(net, lambda: net.train_step(X, T, opt), ValueError, "X|T")
+    assert opt.state_dict()["state"] is None and opt.steps == 0
+    other = fastbp.Network([2, 2], ["identity"], seed=0)
+    other.train_step(np.ones((1, 2)), np.zeros((1, 2)), opt)
+    assert opt.steps == 1
+
+
+@pytest.mark.parametrize("call", ["loss_and_gradient", "train_step"])
+def test_a_wrong_width_is_refused_before_anything_is_allocated(call):
+    """Buffers are sized by X's rows: a wide batch of the wrong width must be
+    refused first, not allocated for."""
+    import tracemalloc
+
+    net = make_net(last="identity")
+    X, T = np.zeros((200_000, N_IN + 1)), np.zeros((200_000, N_OUT))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"X: expected"):
+            with_targets(net, call, X, T, "sse")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # the workspace alone would take 200,000 x 24 x 8 bytes
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_values_whose_sum_overflows_are_finite(dtype):
     """The checks sum an array first (NaN and infinity carry into the sum);

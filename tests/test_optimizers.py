@@ -678,6 +678,20 @@ def test_cached_kernel_arguments_follow_every_change():
     assert again._kernel_args(net.params)[1][optim.A] == 0.5
 
 
+def test_an_optimizer_pickled_without_the_plain_flag_derives_it():
+    """Pickles from before ``_plain`` existed: plain SGD is still recognised
+    (train_step on one sample then takes the fused kernel)."""
+    net, batches = make_problem("sse")
+    opt = fastbp.SGD(lr=0.05)
+    net.train_step(*batches[0], opt, loss="sse")
+    state = opt.__getstate__()
+    del state["_plain"]
+    old = fastbp.SGD.__new__(fastbp.SGD)
+    old.__setstate__(state)
+    old._kernel_args(net.params)
+    assert old._plain
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", ["sgd-momentum", "adam", "adamw", "rmsprop"])
 def test_a_refused_update_restores_parameters_and_state_bit_for_bit(name, dtype):
