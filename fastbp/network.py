@@ -146,10 +146,7 @@ class Network:
 
         Per thread, so concurrent calls on one network never share buffers.
         """
-        try:
-            space = self._local.space
-        except AttributeError:
-            space = None
+        space = getattr(self._local, "space", None)
         if space is None or space.rows < m:
             space = self._local.space = _Workspace(
                 m, self._units, self._widest, self._params.size, self._dtype)
