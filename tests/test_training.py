@@ -570,7 +570,8 @@ def traced_peak(fn):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", ["sgd-momentum-sse", "adam-clip-labels", "rmsprop-one-hot"])
+@pytest.mark.parametrize("case", ["sgd-momentum-sse", "adam-clip-labels", "rmsprop-one-hot",
+                                  "plain-sgd-one-sample"])
 def test_train_step_allocates_nothing_in_steady_state(dtype, case):
     sizes = (256, 512, 512, 10)
     net = fastbp.Network(sizes, ["tanh", "relu", "softmax"], dtype=dtype, seed=0)
@@ -581,9 +582,12 @@ def test_train_step_allocates_nothing_in_steady_state(dtype, case):
         opt, T, loss = fastbp.SGD(lr=1e-3, momentum=0.9), rng.random((64, 10)).astype(dtype), "sse"
     elif case == "adam-clip-labels":
         opt, T, loss = fastbp.Adam(lr=1e-4, clip_norm=1.0), labels, "cross_entropy"
-    else:
+    elif case == "rmsprop-one-hot":
         opt, T, loss = fastbp.RMSprop(lr=1e-4, momentum=0.5), np.eye(10, dtype=dtype)[labels], \
             "cross_entropy"
+    else:  # the fused per-sample kernel, sample_step
+        X = X[:1]
+        opt, T, loss = fastbp.SGD(lr=1e-3), rng.random((1, 10)).astype(dtype), "sse"
     # Megabytes of buffers: parameters, gradient, optimizer state, activations.
     assert net.params.nbytes > 1_500_000
     for _ in range(3):  # warm-up: compilation, workspace, optimizer state
