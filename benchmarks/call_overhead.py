@@ -1,0 +1,53 @@
+"""Where a tiny ``train_step`` call's time goes: the whole call, the compiled
+kernel through numba's dispatcher, a no-op kernel with the same arguments, and
+each piece of the Python around them.  Medians of 7 runs of 200,000 calls,
+each figure including a lambda's call (printed as "nothing").
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/call_overhead.py
+"""
+import timeit
+
+import numpy as np
+from numba import njit
+
+import fastbp
+from fastbp import _checks
+from fastbp.optimizers import Optimizer
+
+
+@njit(nogil=True)
+def _no_op(params, layers, loss, X, target, labels, work, grad, hyper, count, ext=None):
+    return 0.0, 0
+
+
+def median_ns(fn, calls=200_000):
+    return float(np.median(timeit.repeat(fn, number=calls, repeat=7))) / calls * 1e9
+
+
+def main():
+    X, T = np.random.default_rng(0).standard_normal((1, 2)), np.zeros((1, 1))
+    net = fastbp.Network([2, 16, 16, 1], ["tanh", "tanh", "identity"], seed=0)
+    opt = fastbp.SGD(lr=0.01)
+    net.train_step(X, T, opt)  # compiled (or loaded), workspace and state made
+    space = net._workspace(1)
+    args = (net._params, net._layers, 0, X, T, _checks.NO_LABELS, space.work, space.grad,
+            opt._hyper, opt._count)
+    kernel, sizes, dtype = net._kernels.sample_step, net.sizes, net.dtype
+    _no_op(*args)
+    parts = {
+        "train_step": lambda: net.train_step(X, T, opt),
+        "sample_step kernel": lambda: kernel(*args),
+        "no-op, same args": lambda: _no_op(*args),
+        "_checks.batch": lambda: _checks.batch(X, T, 0, sizes[0], sizes[-1], dtype),
+        "_workspace": lambda: net._workspace(1),
+        "_kernel_args": lambda: opt._kernel_args(net._params),
+        "_loss_code": lambda: net._loss_code("sse"),
+        "isinstance": lambda: isinstance(opt, Optimizer),
+        "nothing": lambda: None,
+    }
+    for name, fn in parts.items():
+        print(f"{name:20s} {median_ns(fn):7.0f} ns")
+
+
+if __name__ == "__main__":
+    main()
