@@ -208,10 +208,14 @@ def test_registered_activation_takes_the_fused_path_too():
     X, T = 0.5 * rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
     net.fit(X, T, epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=0.05), shuffle=False,
             progress=False)
+    fused = copy.deepcopy(manual)
     opt = fastbp.SGD(lr=0.05, clip_norm=1e30)  # the general step
+    opt_fused = fastbp.SGD(lr=0.05)            # sample_step
     for i in range(len(X)):
         manual.train_step(X[i:i + 1], T[i:i + 1], opt)
+        fused.train_step(X[i:i + 1], T[i:i + 1], opt_fused)
     np.testing.assert_allclose(net.params, manual.params, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(fused.params, net.params)
 
 
 @pytest.mark.parametrize("case", ["tanh-sse", "labels"])
