@@ -20,7 +20,7 @@ flat.
 """
 import numpy as np
 
-from . import activations, dense, jit, losses
+from . import activations, dense, entry, jit, losses
 from .status import BAD_INPUT, BAD_LABEL, BAD_SHAPE, BAD_TARGET, OK
 from .views import START, flat, segment
 
@@ -82,7 +82,7 @@ def check_batch(layers, X, target, labels):
     return OK
 
 
-@jit
+@entry
 def predict(params, layers, X, work, result, ext=None):
     """Outputs for every row of X, as many rows at a time as ``work`` holds;
     returns a status (BAD_INPUT, before anything is written, if X is not finite)."""
@@ -143,7 +143,7 @@ def backward(params, layers, inp, i0, m, work, pre, out, delta, spare, grad, gra
                                  m, n_in, n_out)
 
 
-@jit
+@entry
 def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp,
                       ext=None):
     """Check the batch, then forward, loss and backward in one compiled call.

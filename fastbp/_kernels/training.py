@@ -6,12 +6,12 @@ are gathered by index into small buffers; the data itself is never copied.
 """
 import numpy as np
 
-from . import activations, dense, jit, losses, optim, passes
+from . import activations, dense, entry, jit, losses, optim, passes
 from .status import BAD_GRADIENT, BAD_LOSS, BAD_STEP, OK
 from .views import START, flat, matrix, segment
 
 
-@jit
+@entry
 def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state, count,
          ext=None):
     """Check the batch, then one forward, backward and update.
@@ -36,7 +36,7 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
     return value, optim.update(kind, hyper, state, count, params, grad)
 
 
-@jit
+@entry
 def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, count, ext=None):
     """``step`` for one sample under plain SGD (no momentum, no clipping: the
     caller makes sure), by ``sample_steps``'s fused step: 0.6x the time.
@@ -53,7 +53,7 @@ def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, coun
     return value, status
 
 
-@jit
+@entry
 def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
           xb, tb, lb, work, grad, no_grad_inp, kind, hyper, state, count, ext=None):
     """One pass over the data.
@@ -109,7 +109,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
     return total, n_batches, OK
 
 
-@jit
+@entry
 def sample_epoch(params, layers, loss, X, T, labels, order, rng, reshuffle, work, grad, hyper,
                  count, ext=None):
     """``epoch`` for batches of one sample under plain SGD: ``sample_steps``
@@ -223,7 +223,7 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, c
     return total, n, OK
 
 
-@jit
+@entry
 def evaluate(params, layers, loss, X, T, labels, work, ext=None):
     """(loss over all of X in the loss's convention, correct argmax predictions).
 
