@@ -1,6 +1,7 @@
 """Where a tiny ``train_step`` call's time goes: the whole call, the compiled
-kernel through numba's dispatcher, a no-op kernel with the same arguments, and
-each piece of the Python around them.  Medians of 7 runs of 200,000 calls,
+kernel through numba's dispatcher, a no-op kernel with the same arguments
+(compiled as the entry points are, and with NRT), and each piece of the Python
+around them.  Medians of 7 runs of 200,000 calls,
 each figure including a lambda's call (printed as "nothing").
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/call_overhead.py
@@ -12,12 +13,17 @@ from numba import njit
 
 import fastbp
 from fastbp import _checks
+from fastbp._kernels import entry
 from fastbp.optimizers import Optimizer
 
 
-@njit(nogil=True)
 def _no_op(params, layers, loss, X, target, labels, work, grad, hyper, count, ext=None):
     return 0.0, 0
+
+
+# compiled as the entry points are (without NRT), and with NRT for comparison
+_no_op_entry = njit(**{**entry.keywords, "cache": False})(_no_op)
+_no_op_nrt = njit(nogil=True)(_no_op)
 
 
 def median_ns(fn, calls=200_000):
@@ -33,11 +39,13 @@ def main():
     args = (net._params, net._layers, 0, X, T, _checks.NO_LABELS, space.work, space.grad,
             opt._hyper, opt._count)
     kernel, sizes, dtype = net._kernels.sample_step, net.sizes, net.dtype
-    _no_op(*args)
+    _no_op_entry(*args)
+    _no_op_nrt(*args)
     parts = {
         "train_step": lambda: net.train_step(X, T, opt),
         "sample_step kernel": lambda: kernel(*args),
-        "no-op, same args": lambda: _no_op(*args),
+        "no-op, same args": lambda: _no_op_entry(*args),
+        "no-op with NRT": lambda: _no_op_nrt(*args),
         "_checks.batch": lambda: _checks.batch(X, T, 0, sizes[0], sizes[-1], dtype),
         "_workspace": lambda: net._workspace(1),
         "_kernel_args": lambda: opt._kernel_args(net._params),
