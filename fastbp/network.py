@@ -267,7 +267,6 @@ class Network:
             self._loss_codes[loss] = code
             return code
 
-
     def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse",
             shuffle=True, seed=None, validation_data=None, progress=True,
             patience=None, min_delta=0.0, callbacks=()):

@@ -21,8 +21,9 @@ class Optimizer:
     # Class defaults, so optimizers pickled before these existed still load.
     _ready = None  # the parameters ``_args`` were made for
     _args = None
-    # Whether the update is SGD without momentum or clipping, which the
-    # per-sample kernels fuse into the backward pass (set with ``_args``).
+    # Whether the update keeps no state and does not clip (SGD without
+    # momentum or clipping), which the per-sample kernels fuse into the
+    # backward pass (set with ``_args``).
     _plain = False
 
     def __init__(self, lr, weight_decay, clip_norm):
@@ -81,8 +82,7 @@ class Optimizer:
             h[_k.LIMIT] = np.finfo(params.dtype).max
             self._fill(h)
             self._stale = False
-            self._plain = (self._kind == _k.SGD and h[_k.A] == 0.0
-                           and h[_k.MAX_NORM] == 0.0)
+            self._plain = self._scratch_rows() == 0 and self.clip_norm is None
         self._args = (self._kind, h, block, self._count)
         # A schedule's rate may change whenever it is asked: never reuse it.
         self._ready = None if isinstance(self.lr, schedules.Schedule) else params

@@ -113,8 +113,7 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
         else:
             value, done, status = net._kernels.epoch(
                 net.params, net._layers, code, X, target, labels, batch_size, order, rng,
-                shuffle, xb, tb, lb, space.work, space.grad, net._no_grad_inp,
-                kind, hyper, state, count)
+                shuffle, xb, tb, lb, space.work, space.grad, kind, hyper, state, count)
         elapsed = time.perf_counter() - start
         if status != _status.OK:
             raise divergence(status, epoch, done)

@@ -60,8 +60,7 @@ except ImportError:  # pragma: no cover
     _NRT_OPTION = False
 jit = functools.partial(njit, cache=True, nogil=True, error_model="numpy",
                         **({"_nrt": True} if _NRT_OPTION else {}))
-entry = functools.partial(njit, cache=True, nogil=True, error_model="numpy",
-                          **({"_nrt": False} if _NRT_OPTION else {}))
+entry = functools.partial(jit, _nrt=False) if _NRT_OPTION else jit
 
 # fastmath flags for loops whose sums may be reordered (so they vectorise).
 # Never "nnan" or "ninf": NaN and infinity must keep their meaning, since

@@ -55,7 +55,7 @@ def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, coun
 
 @entry
 def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
-          xb, tb, lb, work, grad, no_grad_inp, kind, hyper, state, count, ext=None):
+          xb, tb, lb, work, grad, kind, hyper, state, count, ext=None):
     """One pass over the data.
 
     ``xb`` (flat), ``tb`` and ``lb`` receive each batch's rows, gathered by
@@ -67,6 +67,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
     n, n_in = X.shape
     _, pre, out, delta, spare = passes.regions(layers, work)
     _, k_last, _, u_last, act_last = layers[layers.shape[0] - 1]
+    no_input_gradient = matrix(work, START, 0, n_in)  # as in ``step``
     if reshuffle:
         optim.shuffle(order, rng)
     use_labels = labels.size > 0
@@ -97,7 +98,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
             value = losses.squared_error(loss, work, pre + m * u_last, out + m * u_last, tb, m,
                                          k_last, act_last, delta, ext)
         passes.backward(params, layers, xb, START, m, work, pre, out, delta, spare, grad,
-                        no_grad_inp, ext)
+                        no_input_gradient, ext)
         if not np.isfinite(value):
             return total, b, BAD_LOSS
         status = optim.update(kind, hyper, state, count, params, grad)
