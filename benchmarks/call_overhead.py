@@ -1,7 +1,8 @@
 """Where a tiny ``train_step`` call's time goes: the whole call, the compiled
-kernel through numba's dispatcher, a no-op kernel with the same arguments
-(compiled as the entry points are, and with NRT), and each piece of the Python
-around them.  Medians of 7 runs of 200,000 calls,
+kernel called directly (as ``Network._call`` does) and through numba's
+dispatcher, a no-op kernel with the same arguments (compiled as the entry
+points are, and with NRT; directly and through the dispatcher), and each
+piece of the Python around them.  Medians of 7 runs of 200,000 calls,
 each figure including a lambda's call (printed as "nothing").
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/call_overhead.py
@@ -13,7 +14,7 @@ from numba import njit
 
 import fastbp
 from fastbp import _checks
-from fastbp._kernels import entry
+from fastbp._kernels import entries, entry
 from fastbp.optimizers import Optimizer
 
 
@@ -41,9 +42,13 @@ def main():
     kernel, sizes, dtype = net._kernels.sample_step, net.sizes, net.dtype
     _no_op_entry(*args)
     _no_op_nrt(*args)
+    direct, no_op_direct = net._direct["sample_step"], entries.direct(_no_op_entry, args)
+    with_ext = args + (None,)  # the direct calls take the omitted ext too
     parts = {
         "train_step": lambda: net.train_step(X, T, opt),
+        "sample_step direct": lambda: direct(*with_ext),
         "sample_step kernel": lambda: kernel(*args),
+        "no-op direct": lambda: no_op_direct(*with_ext),
         "no-op, same args": lambda: _no_op_entry(*args),
         "no-op with NRT": lambda: _no_op_nrt(*args),
         "_checks.batch": lambda: _checks.batch(X, T, 0, sizes[0], sizes[-1], dtype),

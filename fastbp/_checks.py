@@ -190,28 +190,33 @@ def targets(T, loss, m, one, width, dtype, name="T", scan=True):
 
 
 def batch(X, T, loss, n_in, n_out, dtype):
-    """(X, target rows, labels, whether X was one 1-D sample) for a training call.
+    """(X, target rows, labels, whether X was one 1-D sample, exact) for a
+    training call.
 
     Arrays already in the kernels' form take a fast path that checks only
-    what decides the compiled types (array, dtype, dimensions, C order) and
-    X's width: the kernel checks the other shapes and the values before it
-    computes anything (``passes.check_batch``) and ``refused`` explains its
-    status.  At batch 1 the full checks cost as much as the step itself.
+    what decides the compiled types (array, dtype, dimensions, and "carray":
+    C order, aligned, writeable) and X's width: the kernel checks the other
+    shapes and the values before it computes anything
+    (``passes.check_batch``) and ``refused`` explains its status.  At batch 1
+    the full checks cost as much as the step itself.  ``exact`` says the
+    fast path was taken: the arrays returned have the same numba types on
+    every such call, so the caller may skip numba's dispatch
+    (``entries.direct``).
     """
     # X's width too: the caller sizes its workspace by X's rows.
-    if (type(X) is np.ndarray and type(T) is np.ndarray and X.dtype == dtype
-            and X.ndim == 2 and X.shape[1] == n_in and X.flags.c_contiguous
-            and T.flags.c_contiguous):
+    if (type(X) is _NDARRAY and type(T) is _NDARRAY and X.dtype == dtype
+            and X.ndim == 2 and X.shape[1] == n_in and X.flags.carray and T.flags.carray):
         if T.dtype == dtype and T.ndim == 2:
-            return X, T, NO_LABELS, False
+            return X, T, NO_LABELS, False, True
         if loss == losses.CROSS_ENTROPY and T.dtype == _INT64 and T.ndim == 1:
-            return X, _no_rows(n_out, dtype), T, False
+            return X, _no_rows(n_out, dtype), T, False, True
     X, one = samples(X, n_in, dtype, scan=False)
     target, labels = targets(T, loss, X.shape[0], one, n_out, dtype, scan=False)
-    return X, target, labels, one
+    return X, target, labels, one, False
 
 
 _INT64 = np.dtype(np.int64)
+_NDARRAY = np.ndarray  # a global: one lookup less per call
 
 
 def labels_in_range(labels, n_classes, name="T"):

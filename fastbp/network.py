@@ -4,7 +4,7 @@ import threading
 import numpy as np
 
 from . import _checks, custom, interop, io, layout, training
-from ._kernels import status
+from ._kernels import entries, status
 from ._kernels.entries import BUILTIN
 from ._kernels.losses import CROSS_ENTROPY, MSE
 from .optimizers import Optimizer
@@ -78,6 +78,7 @@ class Network:
         self._widest = max(sizes)
         self._no_grad_inp = np.empty((0, sizes[0]), dtype)
         self._loss_codes = {}
+        self._direct = {}  # entry name -> its compiled code, called directly (_call)
         self._local = threading.local()
 
     def _initialise(self, rng):
@@ -208,12 +209,13 @@ class Network:
         """
         code = self._loss_code(loss)
         sizes = self._sizes
-        X, target, labels, one = _checks.batch(X, T, code, sizes[0], sizes[-1], self._dtype)
+        X, target, labels, one, exact = _checks.batch(X, T, code, sizes[0], sizes[-1],
+                                                      self._dtype)
         space = self._workspace(X.shape[0])
         grad = np.empty_like(self._params)
         grad_inp = np.empty_like(X) if input_gradient else self._no_grad_inp
-        value, done = self._kernels.loss_and_gradient(
-            self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp)
+        value, done = self._call("loss_and_gradient", exact, (
+            self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp, None))
         if done != status.OK:
             _checks.refused(done, X, one, target, labels, sizes, code)
         if not input_gradient:
@@ -230,27 +232,33 @@ class Network:
         parameters and the optimizer as they were, when the loss, the gradient
         or the updated parameters would not be finite.
         """
-        # Lean on purpose: at batch 1 this Python is half the call (see
-        # _checks.batch).
-        code = self._loss_code(loss)
-        sizes = self._sizes
-        X, target, labels, one = _checks.batch(X, T, code, sizes[0], sizes[-1], self._dtype)
+        # Lean on purpose: at batch 1 this Python is over half the call (see
+        # _checks.batch and benchmarks/call_overhead.py).
+        try:
+            code = self._loss_codes[loss]
+        except (KeyError, TypeError):  # new here, or not a name at all
+            code = self._loss_code(loss)
+        sizes, params = self._sizes, self._params
+        X, target, labels, one, exact = _checks.batch(X, T, code, sizes[0], sizes[-1],
+                                                      self._dtype)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
                             f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
                             "use it with fit)")
         new = optimizer._block is None
-        kind, hyper, state, count = optimizer._kernel_args(self._params)
+        kind, hyper, state, count = optimizer._kernel_args(params)
         m = len(X)
-        space = self._workspace(m)
+        space = getattr(self._local, "space", None)
+        if space is None or space.rows < m:
+            space = self._workspace(m)
         if m == 1 and optimizer._plain:  # as fit(batch_size=1): 0.6x the time
-            value, done = self._kernels.sample_step(
-                self._params, self._layers, code, X, target, labels, space.work, space.grad,
-                hyper, count)
+            value, done = self._call("sample_step", exact, (
+                params, self._layers, code, X, target, labels, space.work, space.grad, hyper,
+                count, None))
         else:
-            value, done = self._kernels.step(
-                self._params, self._layers, code, X, target, labels, space.work, space.grad,
-                kind, hyper, state, count)
+            value, done = self._call("step", exact, (
+                params, self._layers, code, X, target, labels, space.work, space.grad, kind,
+                hyper, state, count, None))
         if done != status.OK:
             if done >= status.BAD_INPUT:
                 if new:
@@ -258,6 +266,25 @@ class Network:
                 _checks.refused(done, X, one, target, labels, sizes, code)
             raise training.divergence(done, optimizer.epoch, 0)
         return value
+
+    def _call(self, name, exact, args):
+        """Entry ``name`` of ``self._kernels`` on ``args``, which end in None
+        (the entries' omitted ``ext``).
+
+        ``exact`` (from ``_checks.batch``) says the user's arrays have the
+        types of every other exact call; the rest of ``args`` belong to this
+        network and its optimizers, whose types never change.  Such calls go
+        straight to the compiled code, without numba's dispatch
+        (``entries.direct``), once one has gone through it.
+        """
+        run = self._direct.get(name) if exact else False
+        if run:
+            return run(*args)
+        kernel = getattr(self._kernels, name)
+        result = kernel(*args[:-1])
+        if run is None:  # exact, and the first such call: learn the direct call
+            self._direct[name] = entries.direct(kernel, args[:-1]) or False
+        return result
 
     def _loss_code(self, loss):
         try:

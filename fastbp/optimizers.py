@@ -110,6 +110,13 @@ class Optimizer:
             state["_block"] = state.pop("_state")
         self.__dict__.update(state)
         self._stale = True  # derive _plain and the rest afresh (older pickles lack some)
+        # Own, writeable, C-ordered copies (pickle's out-of-band buffers can be
+        # read-only): the kernels write them, and a network calls its kernels
+        # with the argument types it saw first (Network._call).
+        self._hyper = np.array(self._hyper, dtype=np.float64)
+        self._count = np.array(self._count, dtype=np.int64)
+        if self._block is not None:
+            self._block = np.array(self._block)
 
     def _unbind(self):
         """Undo what a first ``_kernel_args`` did for a call that was then

@@ -1,0 +1,173 @@
+"""Direct calls: a network calls its compiled entries without numba's dispatch
+(``Network._call``, ``entries.direct``) when ``_checks.batch`` finds the
+user's arrays exactly in the kernels' form.  The direct path must give what
+the dispatcher gives, bit for bit, and every other array must not reach it:
+the compiled code behind it does not check the types of what it is given.
+"""
+import pickle
+
+import numpy as np
+import pytest
+from numba import njit
+
+import fastbp
+from fastbp import _checks
+from fastbp._kernels import entries
+
+DTYPES = [np.float64, np.float32]
+
+
+def problem(dtype, labels=False, m=1):
+    rng = np.random.default_rng(3)
+    net = fastbp.Network([3, 7, 4], ["tanh", "softmax"], dtype=dtype, seed=4)
+    X = rng.standard_normal((m, 3)).astype(dtype)
+    T = rng.integers(0, 4, m) if labels else rng.dirichlet(np.ones(4), m).astype(dtype)
+    return net, X, T
+
+
+class Counting:
+    """Wraps a learnt direct call and counts its calls."""
+
+    def __init__(self, run):
+        self.run, self.calls = run, 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.run(*args)
+
+
+def dispatched_only(monkeypatch):
+    """Make every network keep numba's dispatcher (as if ``direct`` found nothing)."""
+    monkeypatch.setattr(entries, "direct", lambda dispatcher, args: None)
+
+
+CALLS = {
+    # name: (entry it runs, how to call it on net, X, T)
+    "sample_step": ("sample_step",
+                    lambda net, X, T, opt: net.train_step(X[:1], T[:1], opt, "cross_entropy")),
+    "step": ("step", lambda net, X, T, opt: net.train_step(X, T, opt, "cross_entropy")),
+    "loss_and_gradient": ("loss_and_gradient",
+                          lambda net, X, T, opt: net.loss_and_gradient(X, T, "cross_entropy")),
+}
+
+
+@pytest.mark.parametrize("labels", [False, True], ids=["rows", "labels"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("call", list(CALLS))
+def test_direct_calls_match_the_dispatcher_bit_for_bit(monkeypatch, call, dtype, labels):
+    name, run = CALLS[call]
+    direct_net, X, T = problem(dtype, labels, m=5)
+    net = fastbp.Network.__new__(fastbp.Network)
+    net.__setstate__(direct_net.__getstate__())
+    opt = fastbp.SGD(lr=0.1) if call == "sample_step" else fastbp.Adam(lr=0.01)
+    direct_opt = pickle.loads(pickle.dumps(opt))
+
+    # The direct path: learnt on the first call, taken on every later one.
+    first = run(direct_net, X, T, direct_opt)
+    learnt = direct_net._direct[name]
+    assert callable(learnt) and learnt is not getattr(direct_net._kernels, name)
+    spy = direct_net._direct[name] = Counting(learnt)
+    later = [run(direct_net, X, T, direct_opt) for _ in range(4)]
+    assert spy.calls == 4
+
+    dispatched_only(monkeypatch)
+    expected = [run(net, X, T, opt) for _ in range(5)]
+    assert net._direct[name] is False
+    for got, want in zip([first] + later, expected):
+        if call == "loss_and_gradient":
+            assert got[0] == want[0]
+            np.testing.assert_array_equal(got[1], want[1])
+        else:
+            assert got == want
+    np.testing.assert_array_equal(direct_net.params, net.params)
+
+
+def test_only_arrays_in_the_kernels_form_are_exact():
+    """``batch``'s exact flag: the guard in front of the direct calls."""
+    f8 = np.dtype(np.float64)
+    X, T = np.zeros((2, 3)), np.zeros((2, 4))
+    labels = np.zeros(2, np.int64)
+
+    def exact(X, T, loss=0):
+        return _checks.batch(X, T, loss, 3, 4, f8)[4]
+
+    assert exact(X, T)
+    assert exact(X, labels, loss=fastbp._LOSS_CODES["cross_entropy"])
+
+    def read_only(array):
+        array = array.copy()
+        array.flags.writeable = False
+        return array
+
+    def unaligned(shape):
+        array = np.zeros(int(np.prod(shape)) * 8 + 1, np.uint8)[1:].view(np.float64)
+        array = array.reshape(shape)
+        assert not array.flags.aligned and array.flags.c_contiguous
+        return array
+
+    for other in (read_only(X), unaligned(X.shape), np.asfortranarray(np.ones((2, 3))),
+                  np.zeros((4, 3))[::2], X.astype(np.float32),
+                  X.astype(X.dtype.newbyteorder()), X.tolist()):
+        assert not exact(other, T)
+    for other in (read_only(T), unaligned(T.shape), np.asfortranarray(np.ones((2, 4))),
+                  T.astype(np.float32), T.tolist()):
+        assert not exact(X, other)
+    assert not exact(X, read_only(labels), loss=fastbp._LOSS_CODES["cross_entropy"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_other_arrays_after_a_direct_call_go_through_the_dispatcher(dtype):
+    """Read-only, Fortran-ordered, converted and 1-D inputs, after the direct
+    call was learnt, give what the exact arrays give and never reach it."""
+    base, X, T = problem(dtype, m=1)
+    opt = fastbp.SGD(lr=0.1)
+    base.train_step(X, T, opt, "cross_entropy")
+    spy = base._direct["sample_step"] = Counting(base._direct["sample_step"])
+    read_only_X, read_only_T = X.copy(), T.copy()
+    read_only_X.flags.writeable = read_only_T.flags.writeable = False
+    variants = [(read_only_X, T), (X, read_only_T), (np.asfortranarray(X), T),
+                (X.astype(np.float64 if dtype == np.float32 else np.float32), T),
+                (X[0], T[0]), (X.tolist(), T.tolist())]
+    for Xv, Tv in variants:
+        net, opt_v = pickle.loads(pickle.dumps((base, opt)))
+        want_net, want_opt = pickle.loads(pickle.dumps((base, opt)))
+        got = net.train_step(Xv, Tv, opt_v, "cross_entropy")
+        # the same values, made exact
+        exact_X = np.atleast_2d(np.array(Xv, dtype))
+        exact_T = np.atleast_2d(np.array(Tv, dtype))
+        want = want_net.train_step(exact_X, exact_T, want_opt, "cross_entropy")
+        assert got == want
+        np.testing.assert_array_equal(net.params, want_net.params)
+    assert spy.calls == 0
+
+
+def test_networks_of_registered_activations_keep_the_dispatcher():
+    """Their entries take ``*args`` (``entries.bound_to``): no direct call, and
+    the same result as before."""
+    fastbp.register_activation("direct_test_cube", njit(lambda x: x * x * x),
+                               njit(lambda x: 3.0 * x * x))
+    net = fastbp.Network([3, 5, 2], ["direct_test_cube", "identity"], seed=0)
+    X, T = np.full((1, 3), 0.5), np.ones((1, 2))
+    opt = fastbp.SGD(lr=0.1)
+    values = [net.train_step(X, T, opt) for _ in range(3)]
+    assert net._direct["sample_step"] is False
+    assert values[2] < values[0]  # it trains
+
+
+def test_an_optimizer_unpickled_from_read_only_buffers_owns_writeable_state():
+    """Out-of-band pickle buffers can be read-only; the kernels write the
+    optimizer's arrays, so unpickling copies them."""
+    net, X, T = problem(np.float64, m=3)
+    opt = fastbp.Adam(lr=0.01)
+    net.train_step(X, T, opt, "cross_entropy")
+    buffers = []
+    data = pickle.dumps(opt, protocol=5, buffer_callback=buffers.append)
+    loaded = pickle.loads(data, buffers=[b.raw().toreadonly() for b in buffers])
+    assert buffers  # the arrays did travel out of band
+    for array in (loaded._hyper, loaded._count, loaded._block):
+        assert array.flags.writeable and array.flags.c_contiguous
+    twin = pickle.loads(pickle.dumps(opt))
+    net_twin = pickle.loads(pickle.dumps(net))
+    assert net.train_step(X, T, loaded, "cross_entropy") == \
+        net_twin.train_step(X, T, twin, "cross_entropy")
+    assert loaded.steps == 2
