@@ -175,7 +175,10 @@ class Network:
         X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
         space = self._workspace(min(X.shape[0], layout.CHUNK_ROWS))
         y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
-        code = self._kernels.predict(self._params, self._layers, X, space.work, y)
+        # X is 2-D, C-ordered and of the network's dtype now: aligned and
+        # writeable too, it has the one type the direct call takes (_call).
+        code = self._call("predict", X.flags.carray,
+                          (self._params, self._layers, X, space.work, y, None))
         if code != status.OK:
             _checks.refused(code, X, one, None, None, self._sizes)
         return y[0] if one else y
@@ -271,11 +274,11 @@ class Network:
         """Entry ``name`` of ``self._kernels`` on ``args``, which end in None
         (the entries' omitted ``ext``).
 
-        ``exact`` (from ``_checks.batch``) says the user's arrays have the
-        types of every other exact call; the rest of ``args`` belong to this
-        network and its optimizers, whose types never change.  Such calls go
-        straight to the compiled code, without numba's dispatch
-        (``entries.direct``), once one has gone through it.
+        ``exact`` (from ``_checks.batch``, or ``forward``'s own test) says
+        the user's arrays have the types of every other exact call; the rest
+        of ``args`` belong to this network and its optimizers, whose types
+        never change.  Such calls go straight to the compiled code, without
+        numba's dispatch (``entries.direct``), once one has gone through it.
         """
         run = self._direct.get(name) if exact else False
         if run:
