@@ -219,6 +219,13 @@ _INT64 = np.dtype(np.int64)
 _NDARRAY = np.ndarray  # a global: one lookup less per call
 
 
+def read_only_params():
+    """Raise the error for training a network whose ``params`` were made read-only."""
+    raise ValueError(
+        "params: this network's parameters are read-only (params.flags.writeable is "
+        "False) and training updates them in place; set net.params.flags.writeable = True")
+
+
 def labels_in_range(labels, n_classes, name="T"):
     # NumPy reductions rather than the kernels' scan: no compile for it.
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):

@@ -177,7 +177,7 @@ class Network:
         y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
         # X is 2-D, C-ordered and of the network's dtype now: aligned and
         # writeable too, it has the one type the direct call takes (_call).
-        code = self._call("predict", X.flags.carray,
+        code = self._call("predict", X.flags.carray and self._params.flags.writeable,
                           (self._params, self._layers, X, space.work, y, None))
         if code != status.OK:
             _checks.refused(code, X, one, None, None, self._sizes)
@@ -217,7 +217,7 @@ class Network:
         space = self._workspace(X.shape[0])
         grad = np.empty_like(self._params)
         grad_inp = np.empty_like(X) if input_gradient else self._no_grad_inp
-        value, done = self._call("loss_and_gradient", exact, (
+        value, done = self._call("loss_and_gradient", exact and self._params.flags.writeable, (
             self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp, None))
         if done != status.OK:
             _checks.refused(done, X, one, target, labels, sizes, code)
@@ -244,6 +244,8 @@ class Network:
         sizes, params = self._sizes, self._params
         X, target, labels, one, exact = _checks.batch(X, T, code, sizes[0], sizes[-1],
                                                       self._dtype)
+        if not params.flags.writeable:  # a user's choice, which would change its type
+            _checks.read_only_params()
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
                             f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
@@ -274,11 +276,15 @@ class Network:
         """Entry ``name`` of ``self._kernels`` on ``args``, which end in None
         (the entries' omitted ``ext``).
 
-        ``exact`` (from ``_checks.batch``, or ``forward``'s own test) says
-        the user's arrays have the types of every other exact call; the rest
-        of ``args`` belong to this network and its optimizers, whose types
-        never change.  Such calls go straight to the compiled code, without
-        numba's dispatch (``entries.direct``), once one has gone through it.
+        ``exact`` says that every argument has the numba type it has in
+        every other exact call, so that such calls can go straight to the
+        compiled code, without numba's dispatch (``entries.direct``), once
+        one has gone through it.  The user's arrays are vouched for by
+        ``_checks.batch`` (or ``forward``'s own test), the parameters by a
+        test that they are still writeable (users can make them read-only);
+        the rest are this network's own buffers and its optimizers' arrays,
+        which stay 1-D or 2-D, C-ordered, aligned and writeable
+        (``Optimizer.__setstate__`` and ``load_state_dict`` copy to make sure).
         """
         run = self._direct.get(name) if exact else False
         if run:

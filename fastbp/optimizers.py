@@ -113,10 +113,10 @@ class Optimizer:
         # Own, writeable, C-ordered copies (pickle's out-of-band buffers can be
         # read-only): the kernels write them, and a network calls its kernels
         # with the argument types it saw first (Network._call).
-        self._hyper = np.array(self._hyper, dtype=np.float64)
-        self._count = np.array(self._count, dtype=np.int64)
+        self._hyper = np.array(self._hyper, dtype=np.float64, order="C")
+        self._count = np.array(self._count, dtype=np.int64, order="C")
         if self._block is not None:
-            self._block = np.array(self._block)
+            self._block = np.array(self._block, order="C")
 
     def _unbind(self):
         """Undo what a first ``_kernel_args`` did for a call that was then
@@ -157,7 +157,7 @@ class Optimizer:
         fresh = from_config(saved["config"])
         state = saved["state"]
         if state is not None:
-            state = np.array(state)
+            state = np.array(state, order="C")  # the kernels' layout (Network._call)
             if state.ndim != 2 or state.shape[0] != 2 or state.dtype.kind != "f":
                 raise ValueError(f"state: expected a float array of shape (2, n_params), got "
                                  f"{state.dtype} {state.shape}")

@@ -40,6 +40,8 @@ def _seed_state(seed):
 def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
         validation_data, progress_bar, patience, min_delta, callbacks):
     # --- everything is checked before anything is touched ---------------
+    if not net.params.flags.writeable:
+        _checks.read_only_params()
     code = _checks.loss_code(loss, net.activations[-1])
     X, one = _checks.samples(X, net.sizes[0], net.dtype)
     if one:

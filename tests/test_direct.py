@@ -88,7 +88,10 @@ def test_only_arrays_in_the_kernels_form_are_exact():
     labels = np.zeros(2, np.int64)
 
     def exact(X, T, loss=0):
-        return _checks.batch(X, T, loss, 3, 4, f8)[4]
+        try:
+            return _checks.batch(X, T, loss, 3, 4, f8)[4]
+        except ValueError:  # refused by the full checks: not exact either
+            return False
 
     assert exact(X, T)
     assert exact(X, labels, loss=fastbp._LOSS_CODES["cross_entropy"])
@@ -112,32 +115,53 @@ def test_only_arrays_in_the_kernels_form_are_exact():
                   T.astype(np.float32), T.tolist()):
         assert not exact(X, other)
     assert not exact(X, read_only(labels), loss=fastbp._LOSS_CODES["cross_entropy"])
+    # The right dtype in other dimensions.
+    assert not exact(X[0], T[0])
+    assert not exact(np.zeros((2, 3, 3)), T)
+    assert not exact(X, np.zeros(2))
+    assert not exact(X, np.zeros((2, 4, 1)))
+    assert not exact(X, np.zeros((2, 1), np.int64), loss=fastbp._LOSS_CODES["cross_entropy"])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_other_arrays_after_a_direct_call_go_through_the_dispatcher(dtype):
-    """Read-only, Fortran-ordered, converted and 1-D inputs, after the direct
-    call was learnt, give what the exact arrays give and never reach it."""
+    """Read-only, strided, converted and 1-D inputs, after the direct
+    call was learnt, give what the same values in exact arrays give and
+    never reach it."""
     base, X, T = problem(dtype, m=1)
     opt = fastbp.SGD(lr=0.1)
-    base.train_step(X, T, opt, "cross_entropy")
-    spy = base._direct["sample_step"] = Counting(base._direct["sample_step"])
     read_only_X, read_only_T = X.copy(), T.copy()
     read_only_X.flags.writeable = read_only_T.flags.writeable = False
-    variants = [(read_only_X, T), (X, read_only_T), (np.asfortranarray(X), T),
+    strided = np.zeros((1, 6), dtype)
+    strided[:, ::2] = X
+    variants = [(read_only_X, T), (X, read_only_T), (strided[:, ::2], T),
                 (X.astype(np.float64 if dtype == np.float32 else np.float32), T),
                 (X[0], T[0]), (X.tolist(), T.tolist())]
     for Xv, Tv in variants:
         net, opt_v = pickle.loads(pickle.dumps((base, opt)))
         want_net, want_opt = pickle.loads(pickle.dumps((base, opt)))
+        net.train_step(X, T, opt_v, "cross_entropy")  # learns the direct call
+        want_net.train_step(X, T, want_opt, "cross_entropy")
+        spy = net._direct["sample_step"] = Counting(net._direct["sample_step"])
         got = net.train_step(Xv, Tv, opt_v, "cross_entropy")
+        assert spy.calls == 0
         # the same values, made exact
         exact_X = np.atleast_2d(np.array(Xv, dtype))
         exact_T = np.atleast_2d(np.array(Tv, dtype))
         want = want_net.train_step(exact_X, exact_T, want_opt, "cross_entropy")
         assert got == want
         np.testing.assert_array_equal(net.params, want_net.params)
-    assert spy.calls == 0
+        net.train_step(X, T, opt_v, "cross_entropy")
+        assert spy.calls == 1  # exact again: direct
+
+
+def test_a_first_call_that_is_not_exact_learns_nothing():
+    net, X, T = problem(np.float64, m=1)
+    X.flags.writeable = False
+    net.train_step(X, T, fastbp.SGD(lr=0.1), "cross_entropy")
+    net.forward(X)
+    net.loss_and_gradient(X, T, "cross_entropy")
+    assert net._direct == {}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -186,3 +210,90 @@ def test_an_optimizer_unpickled_from_read_only_buffers_owns_writeable_state():
     assert net.train_step(X, T, loaded, "cross_entropy") == \
         net_twin.train_step(X, T, twin, "cross_entropy")
     assert loaded.steps == 2
+
+
+def test_read_only_params_are_refused_by_training_and_read_through_the_dispatcher():
+    """A user may make ``net.params`` read-only; that changes its numba type,
+    so training refuses clearly and the reading calls keep the dispatcher."""
+    net, X, T = problem(np.float64, m=1)
+    opt = fastbp.SGD(lr=0.1)
+    net.train_step(X, T, opt, "cross_entropy")
+    before_loss = net.loss_and_gradient(X, T, "cross_entropy")
+    before_out = net.forward(X)
+    net.params.flags.writeable = False
+    before = net.params.copy()
+    for direct in ("sample_step", "loss_and_gradient", "predict"):
+        if direct in net._direct:
+            net._direct[direct] = Counting(net._direct[direct])
+    with pytest.raises(ValueError, match="params: this network's parameters are read-only"):
+        net.train_step(X, T, opt, "cross_entropy")
+    with pytest.raises(ValueError, match="params: this network's parameters are read-only"):
+        net.fit(X, T, epochs=1, optimizer=fastbp.SGD(lr=0.1), progress=False)
+    np.testing.assert_array_equal(net.params, before)
+    value, grad = net.loss_and_gradient(X, T, "cross_entropy")
+    assert value == before_loss[0]
+    np.testing.assert_array_equal(grad, before_loss[1])
+    np.testing.assert_array_equal(net.forward(X), before_out)
+    assert all(run.calls == 0 for run in net._direct.values())
+    assert opt.steps == 1
+
+
+@pytest.mark.parametrize("how", ["load_state_dict", "pickle"])
+def test_optimizer_state_given_in_fortran_order_is_kept_in_c_order(how):
+    net, X, T = problem(np.float64, m=3)
+    opt = fastbp.SGD(lr=0.1)
+    net.train_step(X, T, opt, "cross_entropy")
+    saved = opt.state_dict()
+    saved["state"] = np.asfortranarray(saved["state"])
+    if how == "load_state_dict":
+        loaded = fastbp.SGD(lr=0.1)
+        loaded.load_state_dict(saved)
+    else:
+        loaded = pickle.loads(pickle.dumps(opt))
+        loaded._block = np.asfortranarray(loaded._block)
+        loaded = pickle.loads(pickle.dumps(loaded))
+    loaded._kernel_args(net.params)
+    assert loaded._block.flags.c_contiguous
+
+
+def test_every_direct_call_gets_the_types_it_was_learnt_with(monkeypatch):
+    """Wrap every learnt direct call with a check of its arguments' numba
+    types, then run what users do: switch optimizers, labels and target rows,
+    unpickled and reloaded optimizers, read-only and converted input, both
+    dtypes."""
+    learnt = []
+    real = entries.direct
+
+    def checked(dispatcher, args):
+        run = real(dispatcher, args)
+        if not run:
+            return run
+        types = tuple(dispatcher.typeof_pyval(arg) for arg in args)
+        learnt.append(dispatcher)
+
+        def call(*given):
+            assert tuple(dispatcher.typeof_pyval(arg) for arg in given[:-1]) == types
+            return run(*given)
+        return call
+
+    monkeypatch.setattr(entries, "direct", checked)
+    for dtype in DTYPES:
+        net, X, T = problem(dtype, m=4)
+        labels = np.random.default_rng(0).integers(0, 4, 4)
+        read_only = X.copy()
+        read_only.flags.writeable = False
+        sgd, adam = fastbp.SGD(lr=0.01), fastbp.Adam(lr=0.01)
+        rms = fastbp.RMSprop(lr=0.01, momentum=0.5, clip_norm=1.0)
+        for opt in (sgd, adam, rms, sgd, pickle.loads(pickle.dumps(adam))):
+            for x, t in ((X, T), (X, labels), (X[:1], T[:1]), (X[:1], labels[:1]),
+                         (read_only, T), (X.tolist(), labels.tolist()), (X[0], T[0])):
+                net.train_step(x, t, opt, "cross_entropy")
+                net.loss_and_gradient(x, t, "cross_entropy")
+                net.forward(x)
+        reloaded = fastbp.Adam(lr=0.01)
+        state = adam.state_dict()
+        state["state"] = np.asfortranarray(state["state"])
+        reloaded.load_state_dict(state)
+        net.train_step(X, T, reloaded, "cross_entropy")
+        net.train_step(X, T, fastbp.SGD(lr=0.01, momentum=0.9), "cross_entropy")
+    assert len(learnt) == 2 * 4  # step, sample_step, loss_and_gradient, predict per dtype

@@ -51,10 +51,10 @@ def direct(dispatcher, args):
     omitted ``ext``, and checks of each array only that it is an array of the
     same item size.  Its callers must therefore pass arrays of exactly the
     types ``args`` had (dtype, dimensions, C order, aligned, writeable): an
-    array of other dimensions would be misread.  None where ``args`` were
-    compiled with no omitted ``ext`` (the sets ``bound_to`` makes take
-    ``*args``) or numba's internals are not as expected: the caller keeps the
-    dispatcher.
+    array of other dimensions would be misread.  None where no compiled
+    version takes ``args`` followed by the omitted ``ext`` (the sets
+    ``bound_to`` makes have one signature, a tuple of ``*args``) or numba's
+    internals are not as expected: the caller keeps the dispatcher.
     """
     try:
         key = tuple(dispatcher.typeof_pyval(arg) for arg in args)
