@@ -48,8 +48,8 @@ def direct(dispatcher, args):
     numba's dispatcher works out every argument's type on every call to pick
     the compiled version (0.23 us of a batch-1 ``train_step``'s 10 arguments).
     The function returned skips that: it takes ``args`` plus None for the
-    omitted ``ext``, and checks of each array only that it is an array of the
-    same item size.  Its callers must therefore pass arrays of exactly the
+    omitted ``ext``, and of each array argument it checks only that it is an
+    array of the same item size.  Its callers must therefore pass arrays of exactly the
     types ``args`` had (dtype, dimensions, C order, aligned, writeable): an
     array of other dimensions would be misread.  None where no compiled
     version takes ``args`` followed by the omitted ``ext`` (the sets
