@@ -27,7 +27,7 @@ LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
 def value(code, x):
     """f(x) for one scalar."""
     if code == TANH:
-        return fastfn.tanh(x)
+        return fastfn.tanh_of(x)
     if code == SIGMOID:
         return fastfn.sigmoid(x)
     if code == RELU:
@@ -69,7 +69,7 @@ def forward(code, src, s0, dst, d0, count):
     y = segment(dst, d0, count)
     if code == TANH:
         for i in range(count):
-            y[i] = fastfn.tanh(x[i])
+            y[i] = fastfn.tanh_of(x[i])
     elif code == SIGMOID:
         for i in range(count):
             y[i] = fastfn.sigmoid(x[i])
