@@ -9,6 +9,9 @@ from ._kernels.entries import BUILTIN
 from ._kernels.losses import CROSS_ENTROPY, MSE
 from .optimizers import Optimizer
 
+# Globals for train_step's fast path: one lookup less each.
+_NDARRAY, _NO_LABELS, _OK = np.ndarray, _checks.NO_LABELS, status.OK
+
 # Initialisation by activation: He for the relu family, Glorot otherwise.
 _HE = ("relu", "leaky_relu", "softplus")
 
@@ -235,15 +238,46 @@ class Network:
         parameters and the optimizer as they were, when the loss, the gradient
         or the updated parameters would not be finite.
         """
-        # Lean on purpose: at batch 1 this Python is over half the call (see
-        # _checks.batch and benchmarks/call_overhead.py).  The loss-code and
-        # workspace lookups are _loss_code's and _workspace's fast cases
-        # written out: calling those methods made a tiny step 1.06x slower
-        # (benchmarks/side_by_side.py, session 5).
-        try:
-            code = self._loss_codes[loss]
-        except (KeyError, TypeError):  # new here, or not a name at all
-            code = self._loss_code(loss)
+        # At batch 1 the Python here is over half the call, so the call a
+        # training loop repeats comes first, written out: X and target rows
+        # that pass _checks.batch's fast test (the same test, inline; the
+        # kernel checks the widths), the optimizer bound to these parameters
+        # and unchanged since (Optimizer._kernel_args's fast case), this
+        # thread's workspace big enough and the direct call learnt (_call's).
+        # Tiny step 0.86-0.92x the time of calling those functions
+        # (benchmarks/side_by_side.py, session 6).  Anything else goes the
+        # full way; a failed step raises as it would there.
+        params = self._params
+        space = getattr(self._local, "space", None)
+        if (type(X) is _NDARRAY and type(T) is _NDARRAY and space is not None
+                and getattr(optimizer, "_ready", None) is params and not optimizer._stale):
+            dtype = self._dtype
+            if (X.dtype is dtype and T.dtype is dtype and X.ndim == 2 and T.ndim == 2
+                    and X.flags.carray and T.flags.carray and params.flags.writeable):
+                try:
+                    code = self._loss_codes[loss]
+                except (KeyError, TypeError):  # new here, or not a name at all
+                    code = None
+                m = len(X)
+                kind, hyper, state, count = optimizer._args
+                plain = m == 1 and optimizer._plain
+                run = self._direct.get("sample_step" if plain else "step")
+                if run and code is not None and m <= space.rows:
+                    if plain:
+                        value, done = run(params, self._layers, code, X, T, _NO_LABELS,
+                                          space.work, space.grad, hyper, count, None)
+                    else:
+                        value, done = run(params, self._layers, code, X, T, _NO_LABELS,
+                                          space.work, space.grad, kind, hyper, state, count,
+                                          None)
+                    if done == _OK:
+                        return value
+                    self._step_failed(done, optimizer, False, X, False, T, _NO_LABELS, code)
+        return self._checked_step(X, T, optimizer, loss)
+
+    def _checked_step(self, X, T, optimizer, loss):
+        """``train_step`` on any input: checks, converts, binds the optimizer."""
+        code = self._loss_code(loss)
         sizes, params = self._sizes, self._params
         X, target, labels, one, exact = _checks.batch(X, T, code, sizes[0], sizes[-1],
                                                       self._dtype)
@@ -256,9 +290,7 @@ class Network:
         new = optimizer._block is None
         kind, hyper, state, count = optimizer._kernel_args(params)
         m = len(X)
-        space = getattr(self._local, "space", None)
-        if space is None or space.rows < m:
-            space = self._workspace(m)
+        space = self._workspace(m)
         if m == 1 and optimizer._plain:  # as fit(batch_size=1): 0.6x the time
             value, done = self._call("sample_step", exact, (
                 params, self._layers, code, X, target, labels, space.work, space.grad, hyper,
@@ -268,12 +300,16 @@ class Network:
                 params, self._layers, code, X, target, labels, space.work, space.grad, kind,
                 hyper, state, count, None))
         if done != status.OK:
-            if done >= status.BAD_INPUT:
-                if new:
-                    optimizer._unbind()
-                _checks.refused(done, X, one, target, labels, sizes, code)
-            raise training.divergence(done, optimizer.epoch, 0)
+            self._step_failed(done, optimizer, new, X, one, target, labels, code)
         return value
+
+    def _step_failed(self, done, optimizer, new, X, one, target, labels, code):
+        """Raise what a training step's status ``done`` stands for."""
+        if done >= status.BAD_INPUT:
+            if new:
+                optimizer._unbind()
+            _checks.refused(done, X, one, target, labels, self._sizes, code)
+        raise training.divergence(done, optimizer.epoch, 0)
 
     def _call(self, name, exact, args):
         """Entry ``name`` of ``self._kernels`` on ``args``, which end in None

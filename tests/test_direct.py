@@ -297,3 +297,112 @@ def test_every_direct_call_gets_the_types_it_was_learnt_with(monkeypatch):
         net.train_step(X, T, reloaded, "cross_entropy")
         net.train_step(X, T, fastbp.SGD(lr=0.01, momentum=0.9), "cross_entropy")
     assert len(learnt) == 2 * 4  # step, sample_step, loss_and_gradient, predict per dtype
+
+
+def _outcome(call):
+    """What a call gave: its value, or its error's type and message."""
+    try:
+        return "ok", call()
+    except (ValueError, TypeError, FloatingPointError) as error:
+        return type(error).__name__, str(error)
+
+
+def _after_a_good_step(net, opt, X, T):
+    """Calls a training loop may make once ``train_step``'s fast path is armed
+    (one good call on exact arrays), each named for what it changes."""
+    other_net = fastbp.Network([3, 5, 4], ["tanh", "softmax"], dtype=X.dtype, seed=0)
+    bound_elsewhere = fastbp.SGD(lr=0.1)
+    other_net.train_step(X, T, bound_elsewhere, "cross_entropy")
+    wide = np.zeros((len(X), 6), X.dtype)
+    wide[:, ::2] = X
+    fortran_T = np.asfortranarray(np.repeat(T, 2, axis=0))
+    nan_X = X.copy()
+    nan_X[0, 1] = np.nan
+    bad_T = T.copy()
+    bad_T[-1, 0] = np.inf
+
+    def set_lr(value):
+        opt.lr = value
+
+    def set_momentum(value):
+        opt.momentum = value
+
+    def read_only(flag):
+        net.params.flags.writeable = not flag
+
+    return {
+        "again": lambda: net.train_step(X, T, opt, "cross_entropy"),
+        "lr changed": lambda: (set_lr(0.0), net.train_step(X, T, opt, "cross_entropy")),
+        "lr back": lambda: (set_lr(0.1), net.train_step(X, T, opt, "cross_entropy")),
+        "momentum": lambda: (set_momentum(0.5), net.train_step(X, T, opt, "cross_entropy")),
+        "momentum, again": lambda: net.train_step(X, T, opt, "cross_entropy"),
+        "momentum off": lambda: (set_momentum(0.0), net.train_step(X, T, opt, "cross_entropy")),
+        "reset": lambda: (opt.reset(), net.train_step(X, T, opt, "cross_entropy")),
+        "other loss": lambda: net.train_step(X, T, opt, "sse"),
+        "unknown loss": lambda: net.train_step(X, T, opt, "hinge"),
+        "unhashable loss": lambda: net.train_step(X, T, opt, ["sse"]),
+        "larger batch": lambda: net.train_step(np.repeat(X, 3, axis=0),
+                                               np.repeat(T, 3, axis=0), opt, "cross_entropy"),
+        "smaller again": lambda: net.train_step(X, T, opt, "cross_entropy"),
+        "strided X": lambda: net.train_step(wide[:, ::2], T, opt, "cross_entropy"),
+        "Fortran T": lambda: net.train_step(np.repeat(X, 2, axis=0), fortran_T, opt,
+                                            "cross_entropy"),
+        "NaN in X": lambda: net.train_step(nan_X, T, opt, "cross_entropy"),
+        "inf in T": lambda: net.train_step(X, bad_T, opt, "cross_entropy"),
+        "X too wide": lambda: net.train_step(np.zeros((len(X), 4), X.dtype), T, opt),
+        "T too wide": lambda: net.train_step(X, np.zeros((len(X), 5), X.dtype), opt),
+        "no rows": lambda: net.train_step(X[:0], T[:0], opt, "cross_entropy"),
+        "other dtype": lambda: net.train_step(X.astype(np.float16), T, opt, "cross_entropy"),
+        "T of other dtype": lambda: net.train_step(X, T.astype(np.float16), opt,
+                                                   "cross_entropy"),
+        # (m, 3, 2): its first two dimensions would pass the kernel's shape check
+        "X in 3-D": lambda: net.train_step(np.repeat(X[..., None], 2, axis=2), T, opt,
+                                           "cross_entropy"),
+        "T in 3-D": lambda: net.train_step(X, T[..., None], opt, "cross_entropy"),
+        "read-only params": lambda: (read_only(True), net.train_step(X, T, opt)),
+        "writeable again": lambda: (read_only(False), net.train_step(X, T, opt)),
+        "not an optimizer": lambda: net.train_step(X, T, "sgd"),
+        "bound elsewhere": lambda: net.train_step(X, T, bound_elsewhere, "cross_entropy"),
+        "diverges": lambda: (set_lr(1e308), [net.train_step(X, T, opt, "cross_entropy")
+                                              for _ in range(5)]),
+        "after divergence": lambda: (set_lr(0.1), net.train_step(X, T, opt, "cross_entropy")),
+        "new optimizer": lambda: net.train_step(X, T, fastbp.Adam(lr=0.01), "cross_entropy"),
+    }
+
+
+@pytest.mark.parametrize("m", [1, 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_train_step_after_a_good_step_does_what_the_full_path_does(monkeypatch, dtype, m):
+    """``train_step`` takes a fast path once a good call has bound the
+    optimizer and learnt the direct call.  Every later call, good or bad,
+    must give what the full path gives (the same values bit for bit, the
+    same errors) and leave the same parameters and optimizer state."""
+    base, X, T = problem(dtype, m=m)
+    results = []
+    for fast in (True, False):
+        net = pickle.loads(pickle.dumps(base))
+        opt = fastbp.SGD(lr=0.1)
+        if not fast:
+            dispatched_only(monkeypatch)  # no direct call: the fast path never runs
+        net.train_step(X, T, opt, "cross_entropy")
+        assert bool(net._direct["sample_step" if m == 1 else "step"]) == fast
+        outcomes = {}
+        for name, call in _after_a_good_step(net, opt, X, T).items():
+            outcomes[name] = _outcome(call)
+            outcomes[name + ": params"] = net.params.copy()
+            outcomes[name + ": steps"] = opt.steps
+        results.append(outcomes)
+    fast, full = results
+    assert fast.keys() == full.keys()
+    for name in fast:
+        np.testing.assert_equal(fast[name], full[name], err_msg=name)
+    # The scenario does reach the failures it names.
+    assert fast["NaN in X"][1].startswith("X contains NaN")
+    assert fast["inf in T"][1].startswith("T contains NaN")
+    assert fast["diverges"][0] == "DivergenceError"
+    for error in ("X too wide", "T too wide", "X in 3-D", "T in 3-D", "bound elsewhere"):
+        assert fast[error][0] == "ValueError", error
+    assert fast["read-only params"][0] == "ValueError"
+    assert np.isfinite(fast["diverges: params"]).all()  # the failed step was undone
+    assert fast["lr changed: steps"] == fast["again: steps"] + 1
+    np.testing.assert_array_equal(fast["lr changed: params"], fast["again: params"])
