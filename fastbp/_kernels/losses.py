@@ -6,7 +6,7 @@ accumulated in float64 whatever the network's dtype.
 """
 import numpy as np
 
-from . import activations, fastfn, jit
+from . import REORDER, activations, fastfn, jit
 from .views import segment
 
 SSE, MSE, CROSS_ENTROPY = range(3)
@@ -32,7 +32,9 @@ def squared_error(code, work, x0, y0, target, m, k, act_code, d0, ext):
     return total * scale
 
 
-@jit
+# REORDER: the sum reassociates, so its loop (and the exps in it) vectorises:
+# 227 -> 63 us over 128 rows of 384 (as vector.softmax_value).
+@jit(fastmath=REORDER)
 def _log_sum_exp(x):
     top = x[0]
     for j in range(1, x.size):

@@ -8,7 +8,7 @@ explicit J (for verification and teaching).
 Adding a vector activation touches this module only: write its three row
 functions, give it a code in ``CODES`` and add one branch to each dispatcher.
 """
-from . import fastfn, jit
+from . import REORDER, fastfn, jit
 from .views import segment
 
 # Vector codes start at BASE so one integer tells the two kinds apart.
@@ -19,7 +19,10 @@ CODES = {"softmax": SOFTMAX}
 
 # --- softmax: s = exp(x) / sum(exp(x)),  J = diag(s) - s s^T (symmetric) ---
 
-@jit
+# REORDER lets the sums reassociate, so that the loops around them vectorise
+# (in softmax_value, the exps with them): over 128 rows of 384, softmax_value
+# 0.28-0.32 ms -> 0.07-0.08 (bench_activations.py).
+@jit(fastmath=REORDER)
 def softmax_value(x, y):
     top = x[0]
     for j in range(1, x.size):
@@ -35,7 +38,7 @@ def softmax_value(x, y):
         y[j] *= inv
 
 
-@jit
+@jit(fastmath=REORDER)
 def softmax_vjp_inplace(y, v):
     # J^T v = s * (v - s.v): O(n), never forming J.
     dot = 0.0
