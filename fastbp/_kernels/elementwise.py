@@ -24,22 +24,6 @@ LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
 
 
 @jit
-def value(code, x):
-    """f(x) for one scalar."""
-    if code == TANH:
-        return fastfn.tanh_of(x)
-    if code == SIGMOID:
-        return fastfn.sigmoid(x)
-    if code == RELU:
-        return x if x > 0 else 0.0 * x
-    if code == LEAKY_RELU:
-        return x if x > 0 else LEAKY_SLOPE * x
-    if code == SOFTPLUS:
-        return fastfn.softplus(x)
-    return x
-
-
-@jit
 def derivative_from_output(code, y):
     """f'(x) written in terms of y = f(x)."""
     if code == TANH:
@@ -61,9 +45,8 @@ def derivative_from_output(code, y):
 @jit
 def forward(code, src, s0, dst, d0, count):
     """dst[d0 : d0+count] = f(src[s0 : s0+count])."""
-    # One loop per code, over 1-D slices, so each loop is branch-free and vectorises
-    # (``value(code, .)`` is inlined and folded to the branch's code; a literal
-    # code would compile ``value`` once per code).
+    # One loop per function, over 1-D slices, so each loop is branch-free and
+    # vectorises.
     x = segment(src, s0, count)
     y = segment(dst, d0, count)
     if code == TANH:
@@ -71,13 +54,14 @@ def forward(code, src, s0, dst, d0, count):
             y[i] = fastfn.tanh_of(x[i])
     elif code == SIGMOID:
         for i in range(count):
-            y[i] = fastfn.sigmoid(x[i])
+            y[i] = fastfn.sigmoid_of(x[i])
     elif code == RELU:
+        # 0 * x rather than 0 left of 0: a NaN takes this branch and stays NaN.
         for i in range(count):
-            y[i] = value(code, x[i])
+            y[i] = x[i] if x[i] > 0 else 0.0 * x[i]
     elif code == LEAKY_RELU:
         for i in range(count):
-            y[i] = value(code, x[i])
+            y[i] = x[i] if x[i] > 0 else LEAKY_SLOPE * x[i]
     elif code == SOFTPLUS:
         for i in range(count):
             y[i] = fastfn.softplus(x[i])

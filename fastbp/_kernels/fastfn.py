@@ -246,6 +246,58 @@ def tanh32(x):
     return x if x != x else np.copysign(t, x)
 
 
+# exp in float32: its Taylor series to r^7 (truncation 5.2e-9 of exp(r) for
+# |r| <= ln(2)/2, under a tenth of a float32 ulp), 1/n! rounded to float32.
+_X7, _X6, _X5, _X4 = _F(1 / 5040), _F(1 / 720), _F(1 / 120), _F(1 / 24)
+_X3, _X2 = _F(1 / 6), _F(0.5)
+_EXP_MAX_32 = _F(88.72283172607422)   # the largest float32 whose exp is finite
+_EXP_MIN_32 = _F(-103.97207641601562)  # below it, exp rounds to 0 in float32
+_ZERO_32, _INF_32 = _F(0.0), _F(np.inf)
+
+
+@jit(fastmath=_FAST)
+def exp32(x):
+    """e**x of a float32 in float32 arithmetic, as ``exp`` (2**k in two halves,
+    for the subnormal results down to k = -150).  Same NaN caveat as tanh32."""
+    clamped = min(max(x, _EXP_MIN_32), _EXP_MAX_32)
+    k = np.floor(clamped * _LOG2E_32 + _HALF_32)
+    r = (clamped - k * _LN2_HI_32) - k * _LN2_LO_32
+    p = _X7
+    p = p * r + _X6
+    p = p * r + _X5
+    p = p * r + _X4
+    p = p * r + _X3
+    p = p * r + _X2
+    p = p * r + _ONE_32
+    p = p * r + _ONE_32
+    half = np.int64(k) >> 1
+    y = p * _as_float32((half + 127) << 23) * _as_float32((np.int64(k) - half + 127) << 23)
+    y = _ZERO_32 if x < _EXP_MIN_32 else y
+    y = _INF_32 if x > _EXP_MAX_32 else y
+    return x if x != x else y
+
+
+@jit(fastmath=_FAST)
+def sigmoid32(x):
+    """``sigmoid`` of a float32 in float32 arithmetic."""
+    e = exp32(-abs(x))
+    s = _ONE_32 / (_ONE_32 + e)
+    return s if x >= _ZERO_32 else (x if x != x else e * s)
+
+
+def sigmoid_of(x):
+    """sigmoid in x's own precision, for compiled code: ``sigmoid32`` for a
+    float32, ``sigmoid`` otherwise (chosen when the caller is compiled)."""
+    raise NotImplementedError("sigmoid_of runs only inside compiled code")
+
+
+@overload(sigmoid_of)
+def _sigmoid_of(x):
+    if x == types.float32:
+        return lambda x: sigmoid32(x)
+    return lambda x: sigmoid(x)
+
+
 def tanh_of(x):
     """tanh in x's own precision, for compiled code: ``tanh32`` for a float32,
     ``tanh`` otherwise (chosen when the caller is compiled)."""
