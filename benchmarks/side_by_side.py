@@ -9,7 +9,8 @@ temporary numba cache.  Blocks of calls alternate between the two revisions
 (each first in half the pairs), so the machine's drift, which here reaches 1.5x
 within an hour, cancels out of the ratio printed with the medians.  Workloads are compare.py's: a step
 workload times ``train_step`` on one batch with plain SGD, an epoch workload
-``fit`` for one epoch without shuffling.
+``fit`` for one epoch without shuffling; and ``tiny-labels``, a per-sample
+``train_step`` of a ``[2,16,16,3]`` softmax classifier on an integer label.
 """
 import os
 import pathlib
@@ -42,6 +43,12 @@ def runner(package, workload):
     import numpy as np
     from compare import EPOCH_WORKLOADS, LR, SEED, STEP_WORKLOADS
 
+    if workload == "tiny-labels":  # a classifier's per-sample step, integer labels
+        rng = np.random.default_rng(SEED)
+        X, labels = rng.standard_normal((1, 2)), np.array([1])
+        net = package.Network([2, 16, 16, 3], ["tanh", "tanh", "softmax"], seed=SEED)
+        opt = package.SGD(lr=LR)
+        return lambda: net.train_step(X, labels, opt, loss="cross_entropy")
     step, n, batch = EPOCH_WORKLOADS.get(workload, (workload, None, None))
     sizes, acts, step_batch, dtype = STEP_WORKLOADS[step]
     rng = np.random.default_rng(SEED)

@@ -11,6 +11,7 @@ from .optimizers import Optimizer
 
 # Globals for train_step's fast path: one lookup less each.
 _NDARRAY, _NO_LABELS, _OK = np.ndarray, _checks.NO_LABELS, status.OK
+_INT64 = np.dtype(np.int64)
 
 # Initialisation by activation: He for the relu family, Glorot otherwise.
 _HE = ("relu", "leaky_relu", "softplus")
@@ -80,8 +81,11 @@ class Network:
         self._units = sum(sizes[1:])
         self._widest = max(sizes)
         self._no_grad_inp = np.empty((0, sizes[0]), dtype)
+        self._no_target = _checks._no_rows(sizes[-1], dtype)  # beside labels
         self._loss_codes = {}
-        self._direct = {}  # entry name -> its compiled code, called directly (_call)
+        # entry name -> its compiled code, called directly (by _call, and by
+        # train_step's fast path)
+        self._direct = {}
         self._local = threading.local()
 
     def _initialise(self, rng):
@@ -239,40 +243,47 @@ class Network:
         or the updated parameters would not be finite.
         """
         # At batch 1 the Python here is over half the call, so the call a
-        # training loop repeats comes first, written out: X and target rows
-        # that pass _checks.batch's fast test (the same test, inline; the
-        # kernel checks the widths), the optimizer bound to these parameters
-        # and unchanged since (Optimizer._kernel_args's fast case), this
-        # thread's workspace big enough and the direct call learnt (_call's).
-        # Tiny step 0.86-0.92x the time of calling those functions
-        # (benchmarks/side_by_side.py, session 6).  Anything else goes the
-        # full way; a failed step raises as it would there.
+        # training loop repeats comes first, written out: X and T already in
+        # the kernels' form (_checks.batch's exact test, inline: the kernel
+        # checks the widths and values), the optimizer bound to these
+        # parameters and unchanged since (Optimizer._kernel_args's fast
+        # case), this thread's workspace big enough and the direct call
+        # learnt (_call's).  Tiny step 0.86-0.92x the time of calling those
+        # functions (benchmarks/side_by_side.py, session 6).  Anything else
+        # goes the full way; a failed step raises as it would there.
         params = self._params
         space = getattr(self._local, "space", None)
         if (type(X) is _NDARRAY and type(T) is _NDARRAY and space is not None
-                and getattr(optimizer, "_ready", None) is params and not optimizer._stale):
-            dtype = self._dtype
-            if (X.dtype is dtype and T.dtype is dtype and X.ndim == 2 and T.ndim == 2
-                    and X.flags.carray and T.flags.carray and params.flags.writeable):
-                try:
-                    code = self._loss_codes[loss]
-                except (KeyError, TypeError):  # new here, or not a name at all
-                    code = None
-                m = len(X)
-                kind, hyper, state, count = optimizer._args
-                plain = m == 1 and optimizer._plain
-                run = self._direct.get("sample_step" if plain else "step")
-                if run and code is not None and m <= space.rows:
-                    if plain:
-                        value, done = run(params, self._layers, code, X, T, _NO_LABELS,
-                                          space.work, space.grad, hyper, count, None)
-                    else:
-                        value, done = run(params, self._layers, code, X, T, _NO_LABELS,
-                                          space.work, space.grad, kind, hyper, state, count,
-                                          None)
-                    if done == _OK:
-                        return value
-                    self._step_failed(done, optimizer, False, X, False, T, _NO_LABELS, code)
+                and getattr(optimizer, "_ready", None) is params and not optimizer._stale
+                and X.ndim == 2 and (X.dtype is self._dtype or X.dtype == self._dtype)
+                and X.flags.carray and T.flags.carray and params.flags.writeable):
+            try:
+                code = self._loss_codes[loss]
+            except (KeyError, TypeError):  # new here, or not a name at all
+                code = None
+            if T.ndim == 2 and (T.dtype is X.dtype or T.dtype == X.dtype):
+                target, labels = T, _NO_LABELS
+            elif T.ndim == 1 and T.dtype == _INT64 and code == CROSS_ENTROPY:
+                target, labels = self._no_target, T
+            else:
+                code = None
+            m = len(X)
+            kind, hyper, state, count = optimizer._args
+            plain = m == 1 and optimizer._plain
+            run = self._direct.get("sample_step" if plain else "step")
+            if run and code is not None and m <= space.rows:
+                # The arguments of _checked_step's calls, in the same order.
+                if plain:
+                    value, done = run(params, self._layers, code, X, target, labels,
+                                      space.work, space.grad, hyper, count, None)
+                else:
+                    value, done = run(params, self._layers, code, X, target, labels,
+                                      space.work, space.grad, kind, hyper, state, count, None)
+                if done == _OK:
+                    return value
+                # A bound optimizer is not new: a refused call leaves it bound.
+                self._step_failed(done, optimizer, X, target, labels, code, new=False,
+                                  one=False)
         return self._checked_step(X, T, optimizer, loss)
 
     def _checked_step(self, X, T, optimizer, loss):
@@ -300,11 +311,13 @@ class Network:
                 params, self._layers, code, X, target, labels, space.work, space.grad, kind,
                 hyper, state, count, None))
         if done != status.OK:
-            self._step_failed(done, optimizer, new, X, one, target, labels, code)
+            self._step_failed(done, optimizer, X, target, labels, code, new=new, one=one)
         return value
 
-    def _step_failed(self, done, optimizer, new, X, one, target, labels, code):
-        """Raise what a training step's status ``done`` stands for."""
+    def _step_failed(self, done, optimizer, X, target, labels, code, *, new, one):
+        """Raise what a training step's status ``done`` stands for; ``new``: the
+        call bound ``optimizer`` (undone if the input was refused), ``one``: X
+        was one 1-D sample."""
         if done >= status.BAD_INPUT:
             if new:
                 optimizer._unbind()
@@ -319,8 +332,10 @@ class Network:
         every other exact call, so that such calls can go straight to the
         compiled code, without numba's dispatch (``entries.direct``), once
         one has gone through it.  The user's arrays are vouched for by
-        ``_checks.batch`` (or ``forward``'s own test), the parameters by a
-        test that they are still writeable (users can make them read-only);
+        ``_checks.batch`` (or ``forward``'s own test; ``train_step``'s fast
+        path makes the same test and calls learnt entries itself), the
+        parameters by a test that they are still writeable (users can make
+        them read-only);
         the rest are this network's own buffers and its optimizers' arrays,
         which stay 1-D or 2-D, C-ordered, aligned and writeable
         (``Optimizer.__setstate__`` and ``load_state_dict`` copy to make sure).

@@ -5,6 +5,7 @@ the dispatcher gives, bit for bit, and every other array must not reach it:
 the compiled code behind it does not check the types of what it is given.
 """
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -307,102 +308,153 @@ def _outcome(call):
         return type(error).__name__, str(error)
 
 
+def _in_a_new_thread(call):
+    """``call()`` in a thread of its own (which has no workspace yet)."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(_outcome(call)))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
 def _after_a_good_step(net, opt, X, T):
     """Calls a training loop may make once ``train_step``'s fast path is armed
-    (one good call on exact arrays), each named for what it changes."""
-    other_net = fastbp.Network([3, 5, 4], ["tanh", "softmax"], dtype=X.dtype, seed=0)
+    (one good call on exact arrays), each named for what it changes.  The
+    refused ones come first, while the optimizer has state to lose."""
+    dtype = X.dtype.type
+    other_net = fastbp.Network([3, 5, 4], ["tanh", "softmax"], dtype=dtype, seed=0)
     bound_elsewhere = fastbp.SGD(lr=0.1)
     other_net.train_step(X, T, bound_elsewhere, "cross_entropy")
-    wide = np.zeros((len(X), 6), X.dtype)
+    twin_net = pickle.loads(pickle.dumps(net))  # the same size
+    wide = np.zeros((len(X), 6), dtype)
     wide[:, ::2] = X
-    fortran_T = np.asfortranarray(np.repeat(T, 2, axis=0))
     nan_X = X.copy()
     nan_X[0, 1] = np.nan
     bad_T = T.copy()
     bad_T[-1, 0] = np.inf
+    labels = np.arange(len(X)) % 4
+    same_size = np.int64 if dtype == np.float64 else np.int32  # integers of X's item size
+    one_hot = np.eye(4, dtype=same_size)[np.arange(len(X)) % 4]
+    three_X, three_T = np.repeat(X[:1], 3, axis=0), np.repeat(T[:1], 3, axis=0)
 
-    def set_lr(value):
-        opt.lr = value
+    def step(X=X, T=T, loss="cross_entropy", optimizer=opt, on=net):
+        return on.train_step(X, T, optimizer, loss)
 
-    def set_momentum(value):
-        opt.momentum = value
+    def setting(name, value, then=step):
+        def call():
+            setattr(opt, name, value)
+            return then()
+        return call
 
     def read_only(flag):
-        net.params.flags.writeable = not flag
+        def call():
+            net.params.flags.writeable = not flag
+            return step(loss="sse")
+        return call
 
     return {
-        "again": lambda: net.train_step(X, T, opt, "cross_entropy"),
-        "lr changed": lambda: (set_lr(0.0), net.train_step(X, T, opt, "cross_entropy")),
-        "lr back": lambda: (set_lr(0.1), net.train_step(X, T, opt, "cross_entropy")),
-        "momentum": lambda: (set_momentum(0.5), net.train_step(X, T, opt, "cross_entropy")),
-        "momentum, again": lambda: net.train_step(X, T, opt, "cross_entropy"),
-        "momentum off": lambda: (set_momentum(0.0), net.train_step(X, T, opt, "cross_entropy")),
-        "reset": lambda: (opt.reset(), net.train_step(X, T, opt, "cross_entropy")),
-        "other loss": lambda: net.train_step(X, T, opt, "sse"),
-        "unknown loss": lambda: net.train_step(X, T, opt, "hinge"),
-        "unhashable loss": lambda: net.train_step(X, T, opt, ["sse"]),
-        "larger batch": lambda: net.train_step(np.repeat(X, 3, axis=0),
-                                               np.repeat(T, 3, axis=0), opt, "cross_entropy"),
-        "smaller again": lambda: net.train_step(X, T, opt, "cross_entropy"),
-        "strided X": lambda: net.train_step(wide[:, ::2], T, opt, "cross_entropy"),
-        "Fortran T": lambda: net.train_step(np.repeat(X, 2, axis=0), fortran_T, opt,
-                                            "cross_entropy"),
-        "NaN in X": lambda: net.train_step(nan_X, T, opt, "cross_entropy"),
-        "inf in T": lambda: net.train_step(X, bad_T, opt, "cross_entropy"),
-        "X too wide": lambda: net.train_step(np.zeros((len(X), 4), X.dtype), T, opt),
-        "T too wide": lambda: net.train_step(X, np.zeros((len(X), 5), X.dtype), opt),
-        "no rows": lambda: net.train_step(X[:0], T[:0], opt, "cross_entropy"),
-        "other dtype": lambda: net.train_step(X.astype(np.float16), T, opt, "cross_entropy"),
-        "T of other dtype": lambda: net.train_step(X, T.astype(np.float16), opt,
-                                                   "cross_entropy"),
+        "again": step,
+        "NaN in X": lambda: step(nan_X),
+        "inf in T": lambda: step(T=bad_T),
+        "X too wide": lambda: step(np.zeros((len(X), 4), dtype)),
+        "T too wide": lambda: step(T=np.zeros((len(X), 5), dtype)),
+        "no rows": lambda: step(X[:0], T[:0]),
         # (m, 3, 2): its first two dimensions would pass the kernel's shape check
-        "X in 3-D": lambda: net.train_step(np.repeat(X[..., None], 2, axis=2), T, opt,
-                                           "cross_entropy"),
-        "T in 3-D": lambda: net.train_step(X, T[..., None], opt, "cross_entropy"),
-        "read-only params": lambda: (read_only(True), net.train_step(X, T, opt)),
-        "writeable again": lambda: (read_only(False), net.train_step(X, T, opt)),
-        "not an optimizer": lambda: net.train_step(X, T, "sgd"),
-        "bound elsewhere": lambda: net.train_step(X, T, bound_elsewhere, "cross_entropy"),
-        "diverges": lambda: (set_lr(1e308), [net.train_step(X, T, opt, "cross_entropy")
-                                              for _ in range(5)]),
-        "after divergence": lambda: (set_lr(0.1), net.train_step(X, T, opt, "cross_entropy")),
-        "new optimizer": lambda: net.train_step(X, T, fastbp.Adam(lr=0.01), "cross_entropy"),
+        "X in 3-D": lambda: step(np.repeat(X[..., None], 2, axis=2)),
+        "T in 3-D": lambda: step(T=T[..., None]),
+        "other dtype": lambda: step(X.astype(np.float16)),
+        "T of other dtype": lambda: step(T=T.astype(np.float16)),
+        "X of integers, same item size": lambda: step(np.round(X * 3).astype(same_size)),
+        "T of integers, same item size": lambda: step(T=one_hot),
+        "labels with sse": lambda: step(T=labels, loss="sse"),
+        "labels of another width": lambda: step(T=labels[:, None]),
+        "unknown loss": lambda: step(loss="hinge"),
+        "unhashable loss": lambda: step(loss=["sse"]),
+        "labels in range? no": lambda: step(T=labels + 4),
+        "read-only params": read_only(True),
+        "writeable again": read_only(False),
+        "not an optimizer": lambda: step(optimizer="sgd"),
+        "bound elsewhere": lambda: step(optimizer=bound_elsewhere),
+        "after the refusals": step,
+        "labels": lambda: step(T=labels),
+        "labels again": lambda: step(T=labels),
+        "labels of int32": lambda: step(T=labels.astype(np.int32)),
+        "three rows": lambda: step(three_X, three_T),
+        "three rows again": lambda: step(three_X, three_T),
+        "one row": lambda: step(X[:1], T[:1]),
+        "one row again": lambda: step(X[:1], T[:1]),
+        "smaller again": step,
+        "in a new thread": lambda: _in_a_new_thread(step),
+        "a twin network, same optimizer": lambda: step(on=twin_net),
+        "back on this one": step,
+        "back on this one, again": step,
+        "lr changed": setting("lr", 0.0),
+        "lr back": setting("lr", 0.1),
+        "momentum": setting("momentum", 0.5),
+        "momentum, again": step,
+        "momentum off": setting("momentum", 0.0),
+        "other loss": lambda: step(loss="sse"),
+        "strided X": lambda: step(wide[:, ::2]),
+        "Fortran T": lambda: step(np.repeat(X, 2, axis=0),
+                                  np.asfortranarray(np.repeat(T, 2, axis=0))),
+        "reset": lambda: (opt.reset(), step()),
+        "new optimizer": lambda: step(optimizer=fastbp.Adam(lr=0.01)),
+        "diverges": setting("lr", 1e308, lambda: [step() for _ in range(5)]),
+        "after divergence": setting("lr", 0.1),
     }
 
 
+# Calls the fast path must take (the rest may go either way).
+FAST_CALLS = ["again", "after the refusals", "labels again", "three rows again",
+              "one row again", "smaller again", "back on this one, again", "momentum, again"]
+OPTIMIZERS = {"sgd": lambda: fastbp.SGD(lr=0.1),
+              "momentum": lambda: fastbp.SGD(lr=0.1, momentum=0.9),
+              "adam": lambda: fastbp.Adam(lr=0.01)}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 @pytest.mark.parametrize("m", [1, 3])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_train_step_after_a_good_step_does_what_the_full_path_does(monkeypatch, dtype, m):
+def test_train_step_after_a_good_step_does_what_the_full_path_does(monkeypatch, dtype, m,
+                                                                   optimizer):
     """``train_step`` takes a fast path once a good call has bound the
     optimizer and learnt the direct call.  Every later call, good or bad,
     must give what the full path gives (the same values bit for bit, the
     same errors) and leave the same parameters and optimizer state."""
     base, X, T = problem(dtype, m=m)
-    results = []
+    results, full_path_calls = [], {}
     for fast in (True, False):
         net = pickle.loads(pickle.dumps(base))
-        opt = fastbp.SGD(lr=0.1)
+        opt = OPTIMIZERS[optimizer]()
         if not fast:
             dispatched_only(monkeypatch)  # no direct call: the fast path never runs
         net.train_step(X, T, opt, "cross_entropy")
-        assert bool(net._direct["sample_step" if m == 1 else "step"]) == fast
+        assert bool(net._direct["sample_step" if m == 1 and optimizer == "sgd" else "step"]) \
+            == fast
+        spy = net._checked_step = Counting(net._checked_step)
         outcomes = {}
         for name, call in _after_a_good_step(net, opt, X, T).items():
+            before = spy.calls
             outcomes[name] = _outcome(call)
             outcomes[name + ": params"] = net.params.copy()
-            outcomes[name + ": steps"] = opt.steps
+            outcomes[name + ": optimizer"] = opt.state_dict()
+            if fast:
+                full_path_calls[name] = spy.calls - before
         results.append(outcomes)
     fast, full = results
     assert fast.keys() == full.keys()
     for name in fast:
         np.testing.assert_equal(fast[name], full[name], err_msg=name)
+    assert {name: full_path_calls[name] for name in FAST_CALLS} == dict.fromkeys(FAST_CALLS, 0)
     # The scenario does reach the failures it names.
     assert fast["NaN in X"][1].startswith("X contains NaN")
     assert fast["inf in T"][1].startswith("T contains NaN")
-    assert fast["diverges"][0] == "DivergenceError"
-    for error in ("X too wide", "T too wide", "X in 3-D", "T in 3-D", "bound elsewhere"):
+    for error in ("X too wide", "T too wide", "X in 3-D", "T in 3-D", "bound elsewhere",
+                  "labels in range? no", "read-only params", "labels of another width",
+                  "labels with sse"):
         assert fast[error][0] == "ValueError", error
-    assert fast["read-only params"][0] == "ValueError"
+    assert fast["diverges"][0] == "DivergenceError"
     assert np.isfinite(fast["diverges: params"]).all()  # the failed step was undone
-    assert fast["lr changed: steps"] == fast["again: steps"] + 1
-    np.testing.assert_array_equal(fast["lr changed: params"], fast["again: params"])
+    # a rate of 0 changes nothing: the new rate was used at once
+    np.testing.assert_array_equal(fast["lr changed: params"],
+                                  fast["back on this one, again: params"])
