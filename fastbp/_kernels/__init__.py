@@ -42,8 +42,7 @@ def _drop_stale_cache():
 
 _drop_stale_cache()
 
-# Every kernel is cached on disk, releases the GIL (training.sample_step aside:
-# see there), and divides as NumPy does
+# Every kernel is cached on disk, releases the GIL, and divides as NumPy does
 # (x / 0 gives inf or nan): Python's ZeroDivisionError check is a branch in
 # every division, which stops LLVM from vectorising the loop around it.
 #

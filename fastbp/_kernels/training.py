@@ -36,11 +36,11 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
     return value, optim.update(kind, hyper, state, count, params, grad)
 
 
-# Keeps the GIL: releasing and taking it back cost 0.03 us a call, for a step of
-# about 0.5 us, with 1.1 us of Python around it that holds the GIL anyway.
-# Tiny train_step 0.93-0.99x (benchmarks/side_by_side.py, five runs).  Threads
-# training one sample at a time now run these kernels in turn.
-@entry(nogil=False)
+# Releases the GIL like every kernel.  Keeping it saved 0.03 us of a tiny
+# train_step (0.93-0.99x), but a batch-1 step of a 784-512-512-10 network
+# takes about 160 us, and two threads training such networks then took 2.47x
+# one thread's time instead of 1.27x (session 6 review): not kept.
+@entry
 def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, count, ext=None):
     """``step`` for one sample under plain SGD (no momentum, no clipping: the
     caller makes sure), by ``sample_steps``'s fused step: 0.6x the time.
