@@ -106,19 +106,18 @@ def tanh(x):
     branch, and no cancellation near 0 (e is computed as expm1, not exp - 1)."""
     x = float(x)
     a = min(abs(x), _TANH_ONE)
-    y = a + a
-    k = np.floor(y * _LOG2E + 0.5)
-    r = (y - k * _LN2_HI) - k * _LN2_LO   # |r| <= ln(2)/2
-    # expm1(y) = 2^k (1 + expm1(r)) - 1, k <= 58: 2^k - 1 is exact.
-    scale = _as_float64((np.int64(k) + 1023) << 52)
-    e = scale * _expm1_reduced(r) + (scale - 1.0)
+    e = _expm1_within_40(a + a)
     t = e / (e + 2.0)
     return x if x != x else np.copysign(t, x)
 
 
 @jit(fastmath=_FAST)
-def _expm1_reduced(r):
-    """expm1(r) for |r| <= ln(2)/2, as r + r^2 q(r)."""
+def _expm1_within_40(y):
+    """expm1(y) for |y| <= 40, as 2^k (1 + expm1(r)) - 1 with |r| <= ln(2)/2 and
+    |k| <= 58: 2^k - 1 is exact for -53 <= k <= 58; below, the result rounds
+    to -1 anyway.  (NaN: see tanh32's note on poison; the callers select.)"""
+    k = np.floor(y * _LOG2E + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
     q = _Q10
     q = q * r + _Q9
     q = q * r + _Q8
@@ -130,7 +129,8 @@ def _expm1_reduced(r):
     q = q * r + _Q2
     q = q * r + _Q1
     q = q * r + _Q0
-    return r + r * r * q
+    scale = _as_float64((np.int64(k) + 1023) << 52)
+    return scale * (r + r * r * q) + (scale - 1.0)
 
 
 @jit(fastmath=_FAST)
@@ -144,7 +144,7 @@ def sigmoid(x):
 
 # log1p(f) = 2 atanh(s), s = f / (2 + f): s (2 + z L(z)), z = s^2, with L the
 # Taylor series of (2 atanh(s) - 2s) / s^3 in z, coefficients 2 / (2j + 1).
-# For |s| <= 0.1716 (below) the first term left out, 2/23 z^11 / 2, is 1.4e-17.
+# For |s| <= 0.1716 (below) the first term left out, (2/23) s^23, is 2e-19.
 _L9, _L8, _L7, _L6 = 2 / 21, 2 / 19, 2 / 17, 2 / 15
 _L5, _L4, _L3, _L2 = 2 / 13, 2 / 11, 2 / 9, 2 / 7
 _L1, _L0 = 2 / 5, 2 / 3
@@ -169,7 +169,8 @@ def softplus(x):
 @jit(fastmath=_FAST)
 def _log1p_unit(t):
     """log1p(t) for t in [0, 1]: log1p(f) + j ln 2 with f = t (j = 0) for t up
-    to sqrt(2) - 1, else f = (t - 1) / 2 (j = 1, exact arithmetic), so that
+    to sqrt(2) - 1, else f = (t - 1) / 2 (j = 1; exact from t = 0.5, where
+    Sterbenz's lemma applies, within 0.7 ulp below it), so that
     |f / (2 + f)| <= 0.1716 for the series."""
     high = t > _SQRT2_M1
     f = (t - 1.0) * 0.5 if high else t
@@ -193,12 +194,7 @@ def softplus_slope(y):
     """softplus'(x) from its output y = softplus(x) >= 0: sigmoid(x) = 1 - e^-y
     = -expm1(-y), exact to a few ulp also where y is tiny."""
     y = float(y)
-    z = -min(y, _SOFTPLUS_FLAT)
-    k = np.floor(z * _LOG2E + 0.5)                 # -58 <= k <= 0
-    r = (z - k * _LN2_HI) - k * _LN2_LO
-    scale = _as_float64((np.int64(k) + 1023) << 52)
-    # scale - 1 is exact down to k = -53; below, the result rounds to -1 anyway
-    e = scale * _expm1_reduced(r) + (scale - 1.0)
+    e = _expm1_within_40(-min(y, _SOFTPLUS_FLAT))
     return y if y != y else -e
 
 
@@ -285,27 +281,23 @@ def sigmoid32(x):
     return s if x >= _ZERO_32 else (x if x != x else e * s)
 
 
-def sigmoid_of(x):
-    """sigmoid in x's own precision, for compiled code: ``sigmoid32`` for a
-    float32, ``sigmoid`` otherwise (chosen when the caller is compiled)."""
-    raise NotImplementedError("sigmoid_of runs only inside compiled code")
+def _in_the_precision_of_the_argument(wide, narrow):
+    """A function for compiled code that computes ``narrow`` of a float32
+    and ``wide`` of anything else, chosen when the caller is compiled."""
+    def of(x):
+        raise NotImplementedError(f"{wide.__name__}_of runs only inside compiled code")
+
+    @overload(of)
+    def _choose(x):
+        if x == types.float32:
+            return lambda x: narrow(x)
+        return lambda x: wide(x)
+
+    of.__name__ = of.__qualname__ = f"{wide.__name__}_of"
+    of.__doc__ = (f"{wide.__name__} in x's own precision, for compiled code: "
+                  f"``{narrow.__name__}`` for a float32, ``{wide.__name__}`` otherwise.")
+    return of
 
 
-@overload(sigmoid_of)
-def _sigmoid_of(x):
-    if x == types.float32:
-        return lambda x: sigmoid32(x)
-    return lambda x: sigmoid(x)
-
-
-def tanh_of(x):
-    """tanh in x's own precision, for compiled code: ``tanh32`` for a float32,
-    ``tanh`` otherwise (chosen when the caller is compiled)."""
-    raise NotImplementedError("tanh_of runs only inside compiled code")
-
-
-@overload(tanh_of)
-def _tanh_of(x):
-    if x == types.float32:
-        return lambda x: tanh32(x)
-    return lambda x: tanh(x)
+tanh_of = _in_the_precision_of_the_argument(tanh, tanh32)
+sigmoid_of = _in_the_precision_of_the_argument(sigmoid, sigmoid32)
