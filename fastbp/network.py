@@ -11,6 +11,7 @@ from .optimizers import Optimizer
 
 # Globals for train_step's fast path: one lookup less each.
 _NDARRAY, _NO_LABELS, _OK = np.ndarray, _checks.NO_LABELS, status.OK
+_BAD_LAYOUT = status.BAD_LAYOUT
 _INT64 = np.dtype(np.int64)
 
 # Initialisation by activation: He for the relu family, Glorot otherwise.
@@ -243,20 +244,24 @@ class Network:
         or the updated parameters would not be finite.
         """
         # At batch 1 the Python here is over half the call, so the call a
-        # training loop repeats comes first, written out: X and T already in
-        # the kernels' form (_checks.batch's exact test, inline: the kernel
-        # checks the widths and values), the optimizer bound to these
-        # parameters and unchanged since (Optimizer._kernel_args's fast
-        # case), this thread's workspace big enough and the direct call
-        # learnt (_call's).  Tiny step 0.86-0.92x the time of calling those
-        # functions (benchmarks/side_by_side.py, session 6).  Anything else
-        # goes the full way; a failed step raises as it would there.
+        # training loop repeats comes first, written out: X and T arrays of
+        # the kernels' dtypes and dimensions (_checks.batch's exact test,
+        # inline, but for their order: the kernel checks the order, the
+        # widths and the values), the optimizer bound to these parameters
+        # and unchanged since (Optimizer._kernel_args's fast case), this
+        # thread's workspace big enough and the direct call learnt (_call's).
+        # Tiny step 0.86-0.92x the time of calling those functions
+        # (benchmarks/side_by_side.py, session 6).  Anything else goes the
+        # full way; a failed step raises as it would there.
         params = self._params
         space = getattr(self._local, "space", None)
-        if (type(X) is _NDARRAY and type(T) is _NDARRAY and space is not None
-                and getattr(optimizer, "_ready", None) is params and not optimizer._stale
+        try:  # getattr(optimizer, "_ready", None) takes 20 ns longer
+            bound = optimizer._ready is params and not optimizer._stale
+        except AttributeError:  # not a fastbp optimizer: the full way says so
+            bound = False
+        if (bound and type(X) is _NDARRAY and type(T) is _NDARRAY and space is not None
                 and X.ndim == 2 and (X.dtype is self._dtype or X.dtype == self._dtype)
-                and X.flags.carray and T.flags.carray and params.flags.writeable):
+                and params.flags.writeable):
             try:
                 code = self._loss_codes[loss]
             except (KeyError, TypeError):  # new here, or not a name at all
@@ -281,9 +286,10 @@ class Network:
                                       space.work, space.grad, kind, hyper, state, count, None)
                 if done == _OK:
                     return value
-                # A bound optimizer is not new: a refused call leaves it bound.
-                self._step_failed(done, optimizer, X, target, labels, code, new=False,
-                                  one=False)
+                if done != _BAD_LAYOUT:  # which the full way converts
+                    # A bound optimizer is not new: a refused call leaves it bound.
+                    self._step_failed(done, optimizer, X, target, labels, code, new=False,
+                                      one=False)
         return self._checked_step(X, T, optimizer, loss)
 
     def _checked_step(self, X, T, optimizer, loss):

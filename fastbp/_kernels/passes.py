@@ -21,8 +21,8 @@ flat.
 import numpy as np
 
 from . import activations, dense, entry, jit, losses
-from .status import BAD_INPUT, BAD_LABEL, BAD_SHAPE, BAD_TARGET, OK
-from .views import START, flat, segment
+from .status import BAD_INPUT, BAD_LABEL, BAD_LAYOUT, BAD_SHAPE, BAD_TARGET, OK
+from .views import START, c_ordered, flat, segment
 
 N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
 
@@ -63,8 +63,11 @@ def check_batch(layers, X, target, labels):
     layer's fast path leaves them to this), finite X and T, labels in range.
 
     Checking here rather than in Python saves a compiled call per array, which
-    at batch 1 costs more than the step itself.
+    at batch 1 costs more than the step itself.  The layout too: train_step's
+    direct calls hand arrays over whatever their order (``c_ordered``).
     """
+    if not (c_ordered(X) and c_ordered(target) and c_ordered(labels)):
+        return BAD_LAYOUT
     m, k = X.shape[0], layers[layers.shape[0] - 1, N_OUT]
     if m == 0 or X.shape[1] != layers[0, N_IN]:
         return BAD_SHAPE

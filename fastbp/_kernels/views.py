@@ -13,6 +13,8 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
+from . import jit
+
 # Offset 0 as an int64 constant.  A literal 0 passed to a kernel makes numba
 # compile that kernel, and everything it calls, a second time for the literal.
 START = np.intp(0)
@@ -82,3 +84,25 @@ def segment(typingctx, a, start, count):
         return _view(context, builder, a, args[0], a, args[1], [args[2]])
 
     return sig, codegen
+
+
+@jit
+def c_ordered(a):
+    """Whether ``a`` is C-ordered, as NumPy's flags count it (a dimension of
+    one element may have any stride), as its numba type promises.
+
+    A direct call (``entries.direct``) unboxes any array of the right item
+    size as the type it learnt, keeping its real strides, so train_step's
+    fast path can leave this test to the kernel: 4 ns here against 40 ns of
+    a 1.6 us step for each ``flags.carray`` in Python.  (Alignment is not
+    checked: numba's own dispatch types unaligned arrays as aligned too.)
+    """
+    if a.size == 0:
+        return True
+    step = a.itemsize
+    for d in range(a.ndim - 1, -1, -1):
+        if a.shape[d] != 1:
+            if a.strides[d] != step:
+                return False
+            step *= a.shape[d]
+    return True
