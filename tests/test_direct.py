@@ -144,9 +144,14 @@ def test_other_arrays_after_a_direct_call_go_through_the_dispatcher(dtype):
     unaligned_X = np.zeros(3 * size + 1, np.uint8)[1:].view(dtype).reshape(1, 3)
     unaligned_X[...] = X
     assert not unaligned_X.flags.aligned
+    label = int(np.argmax(T[0]))
+    strided_labels = np.array([label, -1])[::2]
+    read_only_labels = np.array([label])
+    read_only_labels.flags.writeable = False
     # (X, T, calls of the direct call they make)
     variants = [(read_only_X, T, 1), (X, read_only_T, 1), (strided_X[:, ::2], T, 1),
-                (X, strided_T[:, ::2], 1), (unaligned_X, T, 1),
+                (X, strided_T[:, ::2], 1), (unaligned_X, T, 1), (X, strided_labels, 1),
+                (X, read_only_labels, 1),
                 (X.astype(np.float64 if dtype == np.float32 else np.float32), T, 0),
                 (X[0], T[0], 0), (X.tolist(), T.tolist(), 0)]
     for Xv, Tv, calls in variants:
@@ -159,12 +164,36 @@ def test_other_arrays_after_a_direct_call_go_through_the_dispatcher(dtype):
         assert spy.calls == calls
         # the same values, made exact
         exact_X = np.atleast_2d(np.array(Xv, dtype))
-        exact_T = np.atleast_2d(np.array(Tv, dtype))
+        exact_T = (np.array(Tv) if np.asarray(Tv).dtype.kind == "i"
+                   else np.atleast_2d(np.array(Tv, dtype)))
         want = want_net.train_step(exact_X, exact_T, want_opt, "cross_entropy")
         assert got == want
         np.testing.assert_array_equal(net.params, want_net.params)
         net.train_step(X, T, opt_v, "cross_entropy")
         assert spy.calls == calls + 1  # exact again: direct
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batches_out_of_order_are_refused_by_the_direct_call_and_converted(dtype):
+    """Every-other-row views of X, T and labels (batches of 3) reach the
+    learnt direct call, which refuses them; the step then gives what copies
+    of them give, and the parameters what the copies make of them."""
+    base, X, T = problem(dtype, m=6)
+    labels = np.random.default_rng(5).integers(0, 4, 6)
+    opt = fastbp.SGD(lr=0.1, momentum=0.5)
+    for Xv, Tv in ((X[::2], T[1::2]), (X[:3], T[::2]), (X[::2], labels[:3]),
+                   (X[:3], labels[::2])):
+        net, opt_v = pickle.loads(pickle.dumps((base, opt)))
+        want_net, want_opt = pickle.loads(pickle.dumps((base, opt)))
+        for n, o, t in ((net, opt_v, T[:3]), (want_net, want_opt, T[:3]),
+                        (net, opt_v, labels[:3]), (want_net, want_opt, labels[:3])):
+            n.train_step(X[:3], t, o, "cross_entropy")  # learns the direct call
+        spy = net._direct["step"] = Counting(net._direct["step"])
+        got = net.train_step(Xv, Tv, opt_v, "cross_entropy")
+        assert spy.calls == 1
+        want = want_net.train_step(Xv.copy(), Tv.copy(), want_opt, "cross_entropy")
+        assert got == want
+        np.testing.assert_array_equal(net.params, want_net.params)
 
 
 def test_a_first_call_that_is_not_exact_learns_nothing():
