@@ -10,7 +10,7 @@ from ._kernels.losses import CROSS_ENTROPY, MSE
 from .optimizers import Optimizer
 
 # Globals for train_step's fast path: one lookup less each.
-_NDARRAY, _NO_LABELS = np.ndarray, _checks.NO_LABELS
+_NDARRAY, _NO_LABELS, _OK = np.ndarray, _checks.NO_LABELS, status.OK
 _BAD_LAYOUT = status.BAD_LAYOUT
 _INT64 = np.dtype(np.int64)
 
@@ -281,14 +281,13 @@ class Network:
             if run and code is not None and m <= space.rows:
                 # The arguments of _checked_step's calls, in the same order.
                 if plain:
-                    value = run(params, self._layers, code, X, target, labels,
-                                space.work, space.grad, hyper, count, None)
+                    value, done = run(params, self._layers, code, X, target, labels,
+                                      space.work, space.grad, hyper, count, None)
                 else:
-                    value = run(params, self._layers, code, X, target, labels,
-                                space.work, space.grad, kind, hyper, state, count, None)
-                if value >= 0.0:
+                    value, done = run(params, self._layers, code, X, target, labels,
+                                      space.work, space.grad, kind, hyper, state, count, None)
+                if done == _OK:
                     return value
-                done = -int(value)  # training.failed
                 if done != _BAD_LAYOUT:  # which the full way converts
                     # A bound optimizer is not new: a refused call leaves it bound.
                     self._step_failed(done, optimizer, X, target, labels, code, new=False,
@@ -312,16 +311,15 @@ class Network:
         m = len(X)
         space = self._workspace(m)
         if m == 1 and optimizer._plain:  # as fit(batch_size=1): 0.6x the time
-            value = self._call("sample_step", exact, (
+            value, done = self._call("sample_step", exact, (
                 params, self._layers, code, X, target, labels, space.work, space.grad, hyper,
                 count, None))
         else:
-            value = self._call("step", exact, (
+            value, done = self._call("step", exact, (
                 params, self._layers, code, X, target, labels, space.work, space.grad, kind,
                 hyper, state, count, None))
-        if value < 0.0:  # minus a status (training.failed)
-            self._step_failed(-int(value), optimizer, X, target, labels, code, new=new,
-                              one=one)
+        if done != status.OK:
+            self._step_failed(done, optimizer, X, target, labels, code, new=new, one=one)
         return value
 
     def _step_failed(self, done, optimizer, X, target, labels, code, *, new, one):

@@ -11,28 +11,16 @@ from .status import BAD_GRADIENT, BAD_LOSS, BAD_STEP, OK
 from .views import START, flat, matrix, segment
 
 
-@jit(inline="always")
-def failed(status):
-    """What ``step`` and ``sample_step`` return for a status other than OK.
-
-    They return one float, the loss before the update, which is never
-    negative (a sum of squares, or of log-sum-exp minus one of its terms), or
-    minus the status: a tuple of both cost 0.03 us of a 1.6 us train_step
-    (its boxing and unpacking).
-    """
-    return -float(status)
-
-
 @entry
 def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state, count,
          ext=None):
     """Check the batch, then one forward, backward and update.
 
-    Returns the loss before the update, or ``failed(status)``.
+    Returns (loss before the update, status).
     """
     status = passes.check_batch(layers, X, target, labels)
     if status != OK:
-        return failed(status)
+        return np.nan, status
     inp, m = flat(X), X.shape[0]
     # forward, loss, backward written out here, in ``epoch`` and in
     # ``passes.loss_and_gradient`` rather than shared: each layer of compiled
@@ -44,9 +32,8 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
     passes.backward(params, layers, inp, START, m, work, pre, out, delta, spare, grad,
                     matrix(work, START, 0, X.shape[1]), ext)
     if not np.isfinite(value):
-        return failed(BAD_LOSS)
-    status = optim.update(kind, hyper, state, count, params, grad)
-    return value if status == OK else failed(status)
+        return value, BAD_LOSS
+    return value, optim.update(kind, hyper, state, count, params, grad)
 
 
 # Releases the GIL like every kernel.  Keeping it saved 0.03 us of a tiny
@@ -63,11 +50,11 @@ def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, coun
     """
     status = passes.check_batch(layers, X, target, labels)
     if status != OK:
-        return failed(status)
+        return np.nan, status
     # ``labels[:0]``: no order, the one row.
     value, _, status = sample_steps(params, layers, loss, X, target, labels, labels[:0], work,
                                     grad, hyper, count, ext)
-    return value if status == OK else failed(status)
+    return value, status
 
 
 @entry
