@@ -252,7 +252,7 @@ class Network:
         # thread's workspace big enough and the direct call learnt (_call's).
         # Tiny step 0.86-0.92x the time of calling those functions
         # (benchmarks/side_by_side.py, session 6); leaving the order to the
-        # kernel and taking one float back, 0.93x again (session 7).
+        # kernel, 0.93x again (session 7).
         # Anything else goes the full way; a failed step raises as it would
         # there.
         params = self._params

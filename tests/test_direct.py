@@ -507,3 +507,22 @@ def test_train_step_after_a_good_step_does_what_the_full_path_does(monkeypatch, 
     # a rate of 0 changes nothing: the new rate was used at once
     np.testing.assert_array_equal(fast["lr changed: params"],
                                   fast["back on this one, again: params"])
+
+
+@pytest.mark.parametrize("T", [[[-0.85, 0.2]] * 2, [[-0.05, 0.2]] * 2, [[0.0, 0.0]] * 2])
+def test_negative_and_zero_losses_are_losses(T):
+    """Cross-entropy on target rows with negative entries has a negative loss,
+    and all-zero rows a zero one: train_step returns them, after one update
+    (a status encoded as a negative loss once raised here, after two)."""
+    net = fastbp.Network([2, 2], ["softmax"], seed=0)
+    net.params[:] = [0, 0, 0, 10, 0, 0]
+    twin = pickle.loads(pickle.dumps(net))
+    X, T = np.ones((2, 2)), np.array(T)
+    opt, twin_opt = fastbp.SGD(lr=0.01), fastbp.SGD(lr=0.01)
+    for _ in range(2):  # learns the direct call
+        net.train_step(X, np.full((2, 2), 0.5), opt, "cross_entropy")
+        twin.train_step(X, np.full((2, 2), 0.5), twin_opt, "cross_entropy")
+    want, _ = twin.loss_and_gradient(X, T, "cross_entropy")
+    got = net.train_step(X, T, opt, "cross_entropy")
+    assert got == want and (got < 0 or got == 0)
+    assert opt._args[3][0] == 3
