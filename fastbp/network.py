@@ -341,7 +341,8 @@ class Network:
         compiled code, without numba's dispatch (``entries.direct``), once
         one has gone through it.  The user's arrays are vouched for by
         ``_checks.batch`` (or ``forward``'s own test; ``train_step``'s fast
-        path makes the same test and calls learnt entries itself), the
+        path makes the same test but for the order, which the kernel tests,
+        and calls learnt entries itself), the
         parameters by a test that they are still writeable (users can make
         them read-only);
         the rest are this network's own buffers and its optimizers' arrays,

@@ -49,9 +49,13 @@ def direct(dispatcher, args):
     the compiled version (0.23 us of a batch-1 ``train_step``'s 10 arguments).
     The function returned skips that: it takes ``args`` plus None for the
     omitted ``ext``, and of each array argument it checks only that it is an
-    array of the same item size.  Its callers must therefore pass arrays of exactly the
+    array of the same item size, and unboxes it as the learnt type with its
+    real shape and strides.  Its callers must therefore pass arrays of the
     types ``args`` had (dtype, dimensions, C order, aligned, writeable): an
-    array of other dimensions would be misread.  None where no compiled
+    array of other dimensions would be misread.  One exception: arrays a
+    kernel only reads and whose order it tests itself (X, T and labels of
+    ``training.step`` and ``sample_step``, ``passes.check_batch``) need only
+    the dtype and dimensions.  None where no compiled
     version takes ``args`` followed by the omitted ``ext`` (the sets
     ``bound_to`` makes have one signature, a tuple of ``*args``) or numba's
     internals are not as expected: the caller keeps the dispatcher.
