@@ -275,17 +275,17 @@ class Network:
             else:
                 code = None
             m = len(X)
-            kind, hyper, state, count = optimizer._args
+            kind, hyper, state = optimizer._args
             plain = m == 1 and optimizer._plain
             run = self._direct.get("sample_step" if plain else "step")
             if run and code is not None and m <= space.rows:
                 # The arguments of _checked_step's calls, in the same order.
                 if plain:
                     value, done = run(params, self._layers, code, X, target, labels,
-                                      space.work, space.grad, hyper, count, None)
+                                      space.work, space.grad, hyper, None)
                 else:
                     value, done = run(params, self._layers, code, X, target, labels,
-                                      space.work, space.grad, kind, hyper, state, count, None)
+                                      space.work, space.grad, kind, hyper, state, None)
                 if done == _OK:
                     return value
                 if done != _BAD_LAYOUT:  # which the full way converts
@@ -307,17 +307,17 @@ class Network:
                             f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
                             "use it with fit)")
         new = optimizer._block is None
-        kind, hyper, state, count = optimizer._kernel_args(params)
+        kind, hyper, state = optimizer._kernel_args(params)
         m = len(X)
         space = self._workspace(m)
         if m == 1 and optimizer._plain:  # as fit(batch_size=1): 0.6x the time
             value, done = self._call("sample_step", exact, (
                 params, self._layers, code, X, target, labels, space.work, space.grad, hyper,
-                count, None))
+                None))
         else:
             value, done = self._call("step", exact, (
                 params, self._layers, code, X, target, labels, space.work, space.grad, kind,
-                hyper, state, count, None))
+                hyper, state, None))
         if done != status.OK:
             self._step_failed(done, optimizer, X, target, labels, code, new=new, one=one)
         return value

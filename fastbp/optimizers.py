@@ -38,7 +38,6 @@ class Optimizer:
         # What the update kernel gets: the state in rows 0-1 (``_state``), then
         # the scratch rows it keeps the old state in while it writes.
         self._block = None
-        self._count = np.zeros(1, dtype=np.int64)
 
     def __setattr__(self, name, value):
         # Any change to a public attribute (a hyperparameter, the epoch) makes
@@ -55,7 +54,8 @@ class Optimizer:
         return self.lr(epoch) if callable(self.lr) else self.lr
 
     def _kernel_args(self, params):
-        """(kind, hyper, state, count) for an update of ``params``."""
+        """(kind, hyper, state) for an update of ``params``; ``hyper`` also
+        holds the number of updates done (``_kernels.optim.STEPS``)."""
         if self._ready is params and not self._stale:
             # A training loop's usual call: nothing has changed since the last.
             return self._args
@@ -83,7 +83,7 @@ class Optimizer:
             self._fill(h)
             self._stale = False
             self._plain = self._scratch_rows() == 0 and self.clip_norm is None
-        self._args = (self._kind, h, block, self._count)
+        self._args = (self._kind, h, block)
         # A schedule's rate may change whenever it is asked: never reuse it.
         self._ready = None if isinstance(self.lr, schedules.Schedule) else params
         return self._args
@@ -108,13 +108,18 @@ class Optimizer:
     def __setstate__(self, state):
         if "_state" in state:  # pickled before the block existed
             state["_block"] = state.pop("_state")
+        count = state.pop("_count", None)  # pickled when the count had an array of its own
         self.__dict__.update(state)
         self._stale = True  # derive _plain and the rest afresh (older pickles lack some)
         # Own, writeable, C-ordered copies (pickle's out-of-band buffers can be
         # read-only): the kernels write them, and a network calls its kernels
         # with the argument types it saw first (Network._call).
-        self._hyper = np.array(self._hyper, dtype=np.float64, order="C")
-        self._count = np.array(self._count, dtype=np.int64, order="C")
+        hyper = np.zeros(_k.N_HYPER)
+        old = np.asarray(self._hyper, dtype=np.float64)
+        hyper[:old.size] = old
+        if count is not None:
+            hyper[_k.STEPS] = count[0]
+        self._hyper = hyper
         if self._block is not None:
             self._block = np.array(self._block, order="C")
 
@@ -129,13 +134,13 @@ class Optimizer:
     @property
     def steps(self):
         """Number of updates applied so far."""
-        return int(self._count[0])
+        return int(self._hyper[_k.STEPS])
 
     def reset(self):
         """Forget the state, as a newly made optimizer."""
         self._block = None
         self._stale = True
-        self._count[0] = 0
+        self._hyper[_k.STEPS] = 0
         self.epoch = 0
 
     def config(self):
@@ -165,7 +170,7 @@ class Optimizer:
                               if not k.startswith("_")})
         self._block = state
         self._stale = True
-        self._count[0] = int(saved["steps"])
+        self._hyper[_k.STEPS] = int(saved["steps"])
         self.epoch = int(saved["epoch"])
 
     def __repr__(self):

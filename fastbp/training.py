@@ -106,16 +106,16 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
     first = optimizer.epoch  # a schedule continues where the optimizer left off
     for epoch in range(epochs):
         optimizer.epoch = first + epoch
-        kind, hyper, state, count = optimizer._kernel_args(net.params)
+        kind, hyper, state = optimizer._kernel_args(net.params)
         start = time.perf_counter()
         if batch_size == 1 and optimizer._plain:
             value, done, status = net._kernels.sample_epoch(
                 net.params, net._layers, code, X, target, labels, order, rng, shuffle,
-                space.work, space.grad, hyper, count)
+                space.work, space.grad, hyper)
         else:
             value, done, status = net._kernels.epoch(
                 net.params, net._layers, code, X, target, labels, batch_size, order, rng,
-                shuffle, xb, tb, lb, space.work, space.grad, kind, hyper, state, count)
+                shuffle, xb, tb, lb, space.work, space.grad, kind, hyper, state)
         elapsed = time.perf_counter() - start
         if status != _status.OK:
             raise divergence(status, epoch, done)

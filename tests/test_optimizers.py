@@ -645,15 +645,15 @@ def test_plain_sgd_puts_back_every_value_written_before_a_failing_one(dtype):
     before = params.copy()
     grad = np.array([0.5, 0.25, -1.0, -0.2 * big], dtype)
     opt = fastbp.SGD(lr=1.0)
-    kind, hyper, state, count = opt._kernel_args(params)
-    assert optim.update(kind, hyper, state, count, params, grad) == status.BAD_STEP
+    kind, hyper, state = opt._kernel_args(params)
+    assert optim.update(kind, hyper, state, params, grad) == status.BAD_STEP
     assert params.tobytes() == before.tobytes()
     assert opt.steps == 0
     # And with the last value finite, every value is written.
     params[3] = 0.5 * big
     grad = np.array([0.5, 0.25, -1.0, -0.2 * big], dtype)
     want = params - grad  # lr = 1, in the same dtype
-    assert optim.update(kind, hyper, state, count, params, grad) == status.OK
+    assert optim.update(kind, hyper, state, params, grad) == status.OK
     np.testing.assert_array_equal(params, want)
     assert opt.steps == 1
 
@@ -666,7 +666,7 @@ def test_cached_kernel_arguments_follow_every_change():
     first = opt._kernel_args(net.params)
     assert opt._kernel_args(net.params) is first
     opt.momentum = 0.5
-    kind, hyper, _, _ = opt._kernel_args(net.params)
+    kind, hyper, _ = opt._kernel_args(net.params)
     assert hyper[optim.A] == 0.5
     saved = opt.state_dict()
     net.train_step(*batches[0], opt, loss="sse")
@@ -690,6 +690,27 @@ def test_an_optimizer_pickled_without_the_plain_flag_derives_it():
     old.__setstate__(state)
     old._kernel_args(net.params)
     assert old._plain
+
+
+def test_an_optimizer_pickled_with_its_own_step_count_array_keeps_its_count():
+    """Pickles from when the update count was an int64 array of its own
+    (``_count``) beside an 8-entry ``hyper``: the count moves into ``hyper``,
+    and Adam resumes exactly as the optimizer that was pickled."""
+    net, batches = make_problem("sse")
+    opt = fastbp.Adam(lr=0.01)
+    for X, T in batches[:3]:
+        net.train_step(X, T, opt, loss="sse")
+    state = opt.__getstate__()
+    state["_hyper"] = state["_hyper"][:optim.STEPS].copy()
+    state["_count"] = np.array([opt.steps], dtype=np.int64)
+    old = fastbp.Adam.__new__(fastbp.Adam)
+    old.__setstate__(state)
+    assert old.steps == 3 and not hasattr(old, "_count")
+    twin_net = copy.deepcopy(net)
+    for X, T in batches[3:5]:
+        assert twin_net.train_step(X, T, old, loss="sse") == net.train_step(X, T, opt, loss="sse")
+    np.testing.assert_array_equal(twin_net.params, net.params)
+    assert old.steps == opt.steps == 5
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

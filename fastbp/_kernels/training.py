@@ -12,8 +12,7 @@ from .views import START, flat, matrix, segment
 
 
 @entry
-def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state, count,
-         ext=None):
+def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state, ext=None):
     """Check the batch, then one forward, backward and update.
 
     Returns (loss before the update, status).
@@ -33,7 +32,7 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
                     matrix(work, START, 0, X.shape[1]), ext)
     if not np.isfinite(value):
         return value, BAD_LOSS
-    return value, optim.update(kind, hyper, state, count, params, grad)
+    return value, optim.update(kind, hyper, state, params, grad)
 
 
 # Releases the GIL like every kernel.  Keeping it saved 0.03 us of a tiny
@@ -41,7 +40,7 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
 # takes about 160 us, and two threads training such networks then took 2.47x
 # one thread's time instead of 1.27x (session 6 review): not kept.
 @entry
-def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, count, ext=None):
+def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, ext=None):
     """``step`` for one sample under plain SGD (no momentum, no clipping: the
     caller makes sure), by ``sample_steps``'s fused step: 0.6x the time.
 
@@ -53,13 +52,13 @@ def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, coun
         return np.nan, status
     # ``labels[:0]``: no order, the one row.
     value, _, status = sample_steps(params, layers, loss, X, target, labels, labels[:0], work,
-                                    grad, hyper, count, ext)
+                                    grad, hyper, ext)
     return value, status
 
 
 @entry
 def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
-          xb, tb, lb, work, grad, kind, hyper, state, count, ext=None):
+          xb, tb, lb, work, grad, kind, hyper, state, ext=None):
     """One pass over the data.
 
     ``xb`` (flat), ``tb`` and ``lb`` receive each batch's rows, gathered by
@@ -105,7 +104,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
                         no_input_gradient, ext)
         if not np.isfinite(value):
             return total, b, BAD_LOSS
-        status = optim.update(kind, hyper, state, count, params, grad)
+        status = optim.update(kind, hyper, state, params, grad)
         if status != OK:
             return total, b, status
         total += value * m if weighted else value
@@ -116,16 +115,16 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
 
 @entry
 def sample_epoch(params, layers, loss, X, T, labels, order, rng, reshuffle, work, grad, hyper,
-                 count, ext=None):
+                 ext=None):
     """``epoch`` for batches of one sample under plain SGD: ``sample_steps``
     over the (reshuffled) ``order``."""
     if reshuffle:
         optim.shuffle(order, rng)
-    return sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, count, ext)
+    return sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, ext)
 
 
 @jit
-def sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, count, ext):
+def sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, ext):
     """Steps of one sample under plain SGD (no momentum, no clipping: the
     caller makes sure) with the backward pass and the update fused, on the rows
     ``order`` of X and T (or labels), or on every row in turn if ``order`` is
@@ -221,7 +220,7 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, c
             for k in range(params.size):
                 params[k] = grad[k]
             return total, b, BAD_GRADIENT if not fine else BAD_STEP
-        count[0] += 1
+        hyper[optim.STEPS] += 1.0
         total += value
     if loss != losses.SSE:
         total /= n
