@@ -37,8 +37,7 @@ def main():
     opt = fastbp.SGD(lr=0.01)
     net.train_step(X, T, opt)  # compiled (or loaded), workspace and state made
     space = net._workspace(1)
-    args = (net._params, net._layers, 0, X, T, _checks.NO_LABELS, space.work, space.grad,
-            opt._hyper)
+    args = (net._params, net._layers, 0, X, T, _checks.NO_LABELS, space.work, opt._hyper)
     kernel, sizes, dtype = net._kernels.sample_step, net.sizes, net.dtype
     _no_op_entry(*args)
     _no_op_nrt(*args)

@@ -4,7 +4,7 @@ import threading
 import numpy as np
 
 from . import _checks, custom, interop, io, layout, training
-from ._kernels import entries, status
+from ._kernels import entries, passes, status
 from ._kernels.entries import BUILTIN
 from ._kernels.losses import CROSS_ENTROPY, MSE
 from .optimizers import Optimizer
@@ -21,14 +21,16 @@ _HE = ("relu", "leaky_relu", "softplus")
 class _Workspace:
     """Forward/backward buffers for up to ``rows`` samples, reused across calls.
 
-    ``work`` holds X_i, Y_i and the deltas K_i (layout in ``_kernels.passes``);
-    a batch of m <= rows samples uses the first part of each region.
+    ``work`` holds a training step's gradient (``grad``, a view of its start),
+    then X_i, Y_i and the deltas K_i (layout in ``_kernels.passes``); a batch
+    of m <= rows samples uses the first part of each region.
     """
 
     def __init__(self, rows, units, widest, n_params, dtype):
         self.rows = rows
-        self.work = np.empty(rows * (2 * units + 2 * widest), dtype)
-        self.grad = np.empty(n_params, dtype)        # train_step's gradient
+        room = passes.grad_room(n_params)
+        self.work = np.empty(room + rows * (2 * units + 2 * widest), dtype)
+        self.grad = self.work[:n_params]
 
 
 class Network:
@@ -282,10 +284,10 @@ class Network:
                 # The arguments of _checked_step's calls, in the same order.
                 if plain:
                     value, done = run(params, self._layers, code, X, target, labels,
-                                      space.work, space.grad, hyper, None)
+                                      space.work, hyper, None)
                 else:
                     value, done = run(params, self._layers, code, X, target, labels,
-                                      space.work, space.grad, kind, hyper, state, None)
+                                      space.work, kind, hyper, state, None)
                 if done == _OK:
                     return value
                 if done != _BAD_LAYOUT:  # which the full way converts
@@ -312,12 +314,11 @@ class Network:
         space = self._workspace(m)
         if m == 1 and optimizer._plain:  # as fit(batch_size=1): 0.6x the time
             value, done = self._call("sample_step", exact, (
-                params, self._layers, code, X, target, labels, space.work, space.grad, hyper,
-                None))
+                params, self._layers, code, X, target, labels, space.work, hyper, None))
         else:
             value, done = self._call("step", exact, (
-                params, self._layers, code, X, target, labels, space.work, space.grad, kind,
-                hyper, state, None))
+                params, self._layers, code, X, target, labels, space.work, kind, hyper,
+                state, None))
         if done != status.OK:
             self._step_failed(done, optimizer, X, target, labels, code, new=new, one=one)
         return value

@@ -111,11 +111,11 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
         if batch_size == 1 and optimizer._plain:
             value, done, status = net._kernels.sample_epoch(
                 net.params, net._layers, code, X, target, labels, order, rng, shuffle,
-                space.work, space.grad, hyper)
+                space.work, hyper)
         else:
             value, done, status = net._kernels.epoch(
                 net.params, net._layers, code, X, target, labels, batch_size, order, rng,
-                shuffle, xb, tb, lb, space.work, space.grad, kind, hyper, state)
+                shuffle, xb, tb, lb, space.work, kind, hyper, state)
         elapsed = time.perf_counter() - start
         if status != _status.OK:
             raise divergence(status, epoch, done)

@@ -8,8 +8,10 @@
   (n_out, n_in)) and B_i the ``n_out`` entries right after it;
 - ``act`` is the activation code (``activations.CODES``, or a registered
   custom code reached through ``ext``, see ``activations``);
-- a workspace ``work`` for up to ``cap`` samples is one flat buffer of four
-  regions, ``[pre | out | delta | spare]``: X_i and Y_i of every layer (cap *
+- a workspace ``work`` for up to ``cap`` samples is one flat buffer: room for
+  a training step's gradient (``grad_room``: the parameter count rounded up to
+  ``GRAD_ALIGN`` entries), then four regions, ``[pre | out | delta | spare]``:
+  X_i and Y_i of every layer (cap *
   units entries each, units = sum of the layer widths), then the deltas K_i,
   which ping-pong between two regions of cap * widest entries.  For a batch of
   m <= cap samples, X_i is the m x n_out block (sample-major) starting at
@@ -27,6 +29,29 @@ from .views import START, c_ordered, flat, segment
 N_IN, N_OUT, W_OFF, U_OFF, ACT = range(5)
 
 
+# The gradient's room is rounded up to this many entries, so the regions after
+# it start as aligned as ``work`` itself (16 float32 are 64 bytes).
+GRAD_ALIGN = 16
+
+
+@jit
+def grad_room(n_params):
+    """Entries of ``work`` before its regions: the gradient's room (the
+    Python layer sizes workspaces with this very function)."""
+    return (n_params + GRAD_ALIGN - 1) // GRAD_ALIGN * GRAD_ALIGN
+
+
+@jit
+def gradient(layers, work):
+    """The gradient at the start of ``work``, in the parameter layout.
+
+    It shares the workspace rather than coming as an argument of its own:
+    every array argument costs the direct call about 11 ns to unbox.
+    """
+    n_in, n_out, w, _, _ = layers[layers.shape[0] - 1]
+    return segment(work, START, w + n_out * (n_in + 1))
+
+
 @jit
 def regions(layers, work):
     """(cap, start of pre, out, delta, spare) for this network's ``work``."""
@@ -35,8 +60,11 @@ def regions(layers, work):
     for i in range(layers.shape[0]):
         units += layers[i, N_OUT]
         widest = max(widest, layers[i, N_OUT])
-    cap = work.size // (2 * units + 2 * widest)
-    return cap, 0, cap * units, 2 * cap * units, 2 * cap * units + cap * widest
+    n_in, n_out, w, _, _ = layers[layers.shape[0] - 1]
+    pre = grad_room(w + n_out * (n_in + 1))
+    cap = (work.size - pre) // (2 * units + 2 * widest)
+    out = pre + cap * units
+    return cap, pre, out, out + cap * units, out + cap * units + cap * widest
 
 
 # forward_at and backward are inlined by numba into the entries that call

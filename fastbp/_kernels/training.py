@@ -12,7 +12,7 @@ from .views import START, flat, matrix, segment
 
 
 @entry
-def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state, ext=None):
+def step(params, layers, loss, X, target, labels, work, kind, hyper, state, ext=None):
     """Check the batch, then one forward, backward and update.
 
     Returns (loss before the update, status).
@@ -27,6 +27,7 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
     _, pre, out, delta, spare = passes.regions(layers, work)
     passes.forward_at(params, layers, inp, START, m, work, pre, out, delta, ext)
     value = passes.output_delta(loss, layers, m, work, pre, out, delta, target, labels, ext)
+    grad = passes.gradient(layers, work)
     # No input gradient: a view of no rows says so (passes.backward).
     passes.backward(params, layers, inp, START, m, work, pre, out, delta, spare, grad,
                     matrix(work, START, 0, X.shape[1]), ext)
@@ -40,7 +41,7 @@ def step(params, layers, loss, X, target, labels, work, grad, kind, hyper, state
 # takes about 160 us, and two threads training such networks then took 2.47x
 # one thread's time instead of 1.27x (session 6 review): not kept.
 @entry
-def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, ext=None):
+def sample_step(params, layers, loss, X, target, labels, work, hyper, ext=None):
     """``step`` for one sample under plain SGD (no momentum, no clipping: the
     caller makes sure), by ``sample_steps``'s fused step: 0.6x the time.
 
@@ -52,13 +53,13 @@ def sample_step(params, layers, loss, X, target, labels, work, grad, hyper, ext=
         return np.nan, status
     # ``labels[:0]``: no order, the one row.
     value, _, status = sample_steps(params, layers, loss, X, target, labels, labels[:0], work,
-                                    grad, hyper, ext)
+                                    hyper, ext)
     return value, status
 
 
 @entry
 def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
-          xb, tb, lb, work, grad, kind, hyper, state, ext=None):
+          xb, tb, lb, work, kind, hyper, state, ext=None):
     """One pass over the data.
 
     ``xb`` (flat), ``tb`` and ``lb`` receive each batch's rows, gathered by
@@ -69,6 +70,7 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
     """
     n, n_in = X.shape
     _, pre, out, delta, spare = passes.regions(layers, work)
+    grad = passes.gradient(layers, work)
     _, k_last, _, u_last, act_last = layers[layers.shape[0] - 1]
     no_input_gradient = matrix(work, START, 0, n_in)  # as in ``step``
     if reshuffle:
@@ -114,17 +116,17 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
 
 
 @entry
-def sample_epoch(params, layers, loss, X, T, labels, order, rng, reshuffle, work, grad, hyper,
+def sample_epoch(params, layers, loss, X, T, labels, order, rng, reshuffle, work, hyper,
                  ext=None):
     """``epoch`` for batches of one sample under plain SGD: ``sample_steps``
     over the (reshuffled) ``order``."""
     if reshuffle:
         optim.shuffle(order, rng)
-    return sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, ext)
+    return sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext)
 
 
 @jit
-def sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, ext):
+def sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext):
     """Steps of one sample under plain SGD (no momentum, no clipping: the
     caller makes sure) with the backward pass and the update fused, on the rows
     ``order`` of X and T (or labels), or on every row in turn if ``order`` is
@@ -143,6 +145,7 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, grad, hyper, e
     """
     n, n_in = X.shape
     _, pre, out, delta, spare = passes.regions(layers, work)
+    grad = passes.gradient(layers, work)  # where the old values wait
     last = layers.shape[0] - 1
     _, k_last, _, u_last, act_last = layers[last]
     as_dtype = params.dtype.type
