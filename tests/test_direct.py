@@ -126,8 +126,8 @@ def test_only_arrays_in_the_kernels_form_are_exact():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_other_arrays_after_a_direct_call_go_through_the_dispatcher(dtype):
-    """Read-only, strided, converted and 1-D inputs, after the direct
-    call was learnt, give what the same values in exact arrays give.  Of
+    """Read-only, strided, byte-swapped, converted and 1-D inputs, after the
+    direct call was learnt, give what the same values in exact arrays give.  Of
     them, only arrays of the learnt dtypes and dimensions reach the direct
     call (train_step's fast path leaves their order to the kernel): it
     computes with read-only ones, which it only reads, and with unaligned
@@ -148,11 +148,17 @@ def test_other_arrays_after_a_direct_call_go_through_the_dispatcher(dtype):
     strided_labels = np.array([label, -1])[::2]
     read_only_labels = np.array([label])
     read_only_labels.flags.writeable = False
+    # Non-native byte order: the learnt dtype's kind and item size, other values
+    # (the direct call would read the bytes as native numbers).
+    swapped_X, swapped_T = (a.astype(a.dtype.newbyteorder()) for a in (X, T))
+    swapped_labels = np.array([label], dtype=np.dtype(np.int64).newbyteorder())
+    assert swapped_X.dtype.itemsize == X.dtype.itemsize and swapped_X.dtype != X.dtype
     # (X, T, calls of the direct call they make)
     variants = [(read_only_X, T, 1), (X, read_only_T, 1), (strided_X[:, ::2], T, 1),
                 (X, strided_T[:, ::2], 1), (unaligned_X, T, 1), (X, strided_labels, 1),
                 (X, read_only_labels, 1),
                 (X.astype(np.float64 if dtype == np.float32 else np.float32), T, 0),
+                (swapped_X, T, 0), (X, swapped_T, 0), (X, swapped_labels, 0),
                 (X[0], T[0], 0), (X.tolist(), T.tolist(), 0)]
     for Xv, Tv, calls in variants:
         net, opt_v = pickle.loads(pickle.dumps((base, opt)))
