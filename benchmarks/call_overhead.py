@@ -18,7 +18,7 @@ from fastbp._kernels import entries, entry
 from fastbp.optimizers import Optimizer
 
 
-def _no_op(params, layers, loss, X, target, labels, work, grad, hyper, count, ext=None):
+def _no_op(params, layers, loss, X, target, labels, work, hyper, ext=None):
     return 0.0, 0
 
 
