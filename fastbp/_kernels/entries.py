@@ -46,7 +46,8 @@ def direct(dispatcher, args):
     dispatch, or None.
 
     numba's dispatcher works out every argument's type on every call to pick
-    the compiled version (0.23 us of a batch-1 ``train_step``'s 10 arguments).
+    the compiled version (0.23 us of a batch-1 ``train_step``'s arguments, when
+    it took 10).
     The function returned skips that: it takes ``args`` plus None for the
     omitted ``ext``, and of each array argument it checks only that it is an
     array of the same item size, and unboxes it as the learnt type with its

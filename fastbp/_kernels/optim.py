@@ -25,8 +25,7 @@ SGD, ADAM, RMSPROP = range(3)
 # LIMIT is the largest finite value of the parameters' dtype.  STEPS is the
 # number of updates done (exact as a float64 up to 2**53), which the kernels
 # advance: in ``hyper`` rather than in an array of its own, because every array
-# argument costs the direct call about 11 ns to unbox (a tiny train_step's
-# whole update takes about 100).
+# argument costs the direct call about 11 ns to unbox.
 LR, A, B, EPS, DECAY, FLAG, MAX_NORM, LIMIT, STEPS = range(9)
 N_HYPER = 9
 _FLOAT64_MAX = np.finfo(np.float64).max

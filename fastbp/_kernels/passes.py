@@ -42,14 +42,20 @@ def grad_room(n_params):
 
 
 @jit
+def n_params(layers):
+    """Length of the parameter layout: the last layer's block ends it."""
+    n_in, n_out, w, _, _ = layers[layers.shape[0] - 1]
+    return w + n_out * (n_in + 1)
+
+
+@jit
 def gradient(layers, work):
     """The gradient at the start of ``work``, in the parameter layout.
 
     It shares the workspace rather than coming as an argument of its own:
     every array argument costs the direct call about 11 ns to unbox.
     """
-    n_in, n_out, w, _, _ = layers[layers.shape[0] - 1]
-    return segment(work, START, w + n_out * (n_in + 1))
+    return segment(work, START, n_params(layers))
 
 
 @jit
@@ -60,8 +66,7 @@ def regions(layers, work):
     for i in range(layers.shape[0]):
         units += layers[i, N_OUT]
         widest = max(widest, layers[i, N_OUT])
-    n_in, n_out, w, _, _ = layers[layers.shape[0] - 1]
-    pre = grad_room(w + n_out * (n_in + 1))
+    pre = grad_room(n_params(layers))
     cap = (work.size - pre) // (2 * units + 2 * widest)
     out = pre + cap * units
     return cap, pre, out, out + cap * units, out + cap * units + cap * widest
@@ -186,6 +191,9 @@ def backward(params, layers, inp, i0, m, work, pre, out, delta, spare, grad, gra
 def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_inp,
                       ext=None):
     """Check the batch, then forward, loss and backward in one compiled call.
+
+    ``grad`` may be the gradient's room at the start of ``work`` (lbfgs passes
+    the workspace's ``grad``), which the regions never overlap.
 
     Returns (loss, status); on a bad batch nothing is computed.
     """
