@@ -53,6 +53,12 @@ _drop_stale_cache()
 # functions they call keep NRT, which np.dot's implementation needs, set
 # explicitly: a function that leaves it unset inherits its caller's.  ``_nrt``
 # is one of numba's private options; where it is missing, everything keeps NRT.
+# So a function an entry calls must not return an array: under NRT it returns
+# a new reference, which the entry never releases.  That leaked the workspace
+# one reference a step for custom activations, whose wrappers
+# (``entries.bound_to``) keep NRT and so unbox arrays with a MemInfo; such
+# helpers are inlined instead (``inline="always"``), which compiles them
+# into the entry.
 try:
     from numba.core.options import DefaultOptions
     _NRT_OPTION = hasattr(DefaultOptions, "_nrt")
