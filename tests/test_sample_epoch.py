@@ -146,11 +146,18 @@ def diverging(case):
         net = fastbp.Network([1, 1, 1], ["identity", "identity"], seed=0)
         net.params = [1e-90, 0.0, 1.0, 0.0]
         return net, [[1.0], [1e200]], [[0.0], [0.0]], 1e-3, "the gradient is not finite", 1
+    if case == "infinite-input":
+        # The second sample's first layer gives inf, which tanh makes 1: the
+        # loss is finite, the tanh layer's delta 0, and its weight gradient
+        # 0 * inf = NaN, though no product of finite numbers overflows.
+        net = fastbp.Network([1, 1, 1, 1], ["identity", "tanh", "identity"], seed=0)
+        net.params = [1e200, 0.0, 1.0, 0.0, 1.0, 0.0]
+        return net, [[1e-3], [1e200]], [[0.0], [0.0]], 1e-3, "the gradient is not finite", 1
     net = fastbp.Network([8, 16, 4], ["tanh", "identity"], seed=0)   # "step"
     return net, np.ones((2, 8)), np.zeros((2, 4)), 1e308, "would make a parameter non-finite", 0
 
 
-@pytest.mark.parametrize("case", ["loss", "gradient", "late-gradient", "step"])
+@pytest.mark.parametrize("case", ["loss", "gradient", "late-gradient", "infinite-input", "step"])
 def test_divergence_reasons_and_parameters(case):
     net, X, T, lr, reason, failing = diverging(case)
     replay = copy.deepcopy(net)

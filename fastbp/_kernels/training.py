@@ -179,9 +179,11 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext):
                                          k_last, act_last, delta, ext)
         if not np.isfinite(value):
             return total, b, BAD_LOSS
-        # Whether every gradient entry and every new value is finite: ANDs
-        # over comparisons, as in optim.update (NaN fails them).
-        fine = ok = True
+        # Whether every gradient entry is finite, tested a row at a time
+        # below; the new values are tested together at the end.  Testing each
+        # gradient entry and new value as it was computed made the tiny step
+        # 1.3-1.4x as long as testing nothing; this way takes 0.88x its time.
+        fine = True
         d0, g0 = delta, spare
         for i in range(last, -1, -1):
             n_from, n_to, w, _, _ = layers[i]
@@ -194,6 +196,14 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext):
                     g[k] = 0.0
             else:
                 x = segment(inp, row * n_in, n_from)
+            # |d x_k| <= limit for every k exactly when every x_k is finite
+            # (else d x_k is inf or NaN whatever d is; ``max`` would skip a
+            # NaN) and |d| max_k |x_k| <= limit, as rounding is monotonic:
+            # one test a row, not one a weight.
+            x_top = as_dtype(0.0)
+            for k in range(n_from):
+                x_top = max(x_top, abs(x[k]))
+                fine &= abs(x[k]) <= limit
             b0 = w + n_to * n_from
             for j in range(n_to):
                 d = work[d0 + j]
@@ -203,22 +213,19 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext):
                     for k in range(n_from):
                         g[k] += d * a[k]
                 for k in range(n_from):
-                    p, gk = a[k], d * x[k]
-                    q = optim.plain_sgd(p, gk, lr, decay)
-                    fine &= abs(gk) <= limit
-                    ok &= abs(q) <= limit
+                    p = a[k]
                     old[k] = p
-                    a[k] = q
+                    a[k] = optim.plain_sgd(p, d * x[k], lr, decay)
                 p = params[b0 + j]
                 q = optim.plain_sgd(p, d, lr, decay)
-                fine &= abs(d) <= limit
-                ok &= abs(q) <= limit
+                fine &= abs(d) <= limit and abs(d) * x_top <= limit
                 grad[b0 + j] = p
                 params[b0 + j] = q
             if i > 0:
                 activations.vjp_at(below[passes.ACT], work, pre + below[passes.U_OFF],
                                    out + below[passes.U_OFF], g0, 1, n_from, ext)
                 d0, g0 = g0, d0
+        ok = optim.all_finite(params)
         if not (fine and ok):
             for k in range(params.size):
                 params[k] = grad[k]
