@@ -68,6 +68,30 @@ fastbp.register_activation("swish", swish, swish_derivative)
 fastbp.register_activation("swish_wrong", swish, swish_wrong_derivative)
 fastbp.register_activation("my_softmax", my_softmax, vjp=my_softmax_vjp)
 
+
+@numba.njit
+def nan_below_zero(x):
+    return np.sqrt(x)
+
+
+@numba.njit
+def zero_slope(x):
+    return 0.0
+
+
+@numba.njit
+def nan_to_zero(x):
+    return 0.0 if x != x else x
+
+
+@numba.njit
+def unit_slope(x):
+    return 1.0
+
+
+fastbp.register_activation("nan_below_zero", nan_below_zero, zero_slope)
+fastbp.register_activation("nan_to_zero", nan_to_zero, unit_slope)
+
 DTYPES = [np.float64, np.float32]
 
 
@@ -194,6 +218,23 @@ def test_calls_keep_no_reference_to_the_arrays_they_are_given(activations):
         after = {name: sys.getrefcount(a) for name, a in arrays.items()}
         assert after == before
     assert net._local.space.work is arrays["workspace"]
+
+
+@pytest.mark.parametrize("path", ["fused", "general"])
+def test_a_nan_layer_output_under_a_finite_loss_is_a_gradient_that_is_not_finite(path):
+    """The second sample makes the first layer's output NaN, which the next
+    activation maps to 0: the loss is finite, but the second layer's weight
+    gradient is 0 * NaN.  The fused per-sample step tests each layer's inputs
+    for NaN (its per-row test, |d| max|x|, would skip one), as the general
+    step tests the gradient itself."""
+    net = fastbp.Network([1, 1, 1, 1], ["nan_below_zero", "nan_to_zero", "identity"], seed=0)
+    net.params = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    X, T = np.array([[1.0], [-1.0]]), np.zeros((2, 1))
+    opt = fastbp.SGD(lr=1e-3) if path == "fused" else fastbp.SGD(lr=1e-3, clip_norm=1e300)
+    with pytest.raises(fastbp.DivergenceError, match="the gradient is not finite") as info:
+        net.fit(X, T, epochs=1, batch_size=1, optimizer=opt, shuffle=False, progress=False)
+    assert (info.value.epoch, info.value.batch) == (0, 1)
+    assert opt.steps == 1 and np.all(np.isfinite(net.params))
 
 
 def _forward_in_a_new_process(blob):

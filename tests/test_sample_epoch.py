@@ -8,6 +8,7 @@ the same sample, and leave the parameters as they were before a failing
 sample.
 """
 import copy
+import os
 import re
 
 import numba
@@ -236,3 +237,42 @@ def test_train_step_of_one_sample_takes_read_only_arrays(case):
     b = net.train_step(X, T, fastbp.SGD(lr=0.05), loss=loss)
     assert a == b
     np.testing.assert_array_equal(net.params, writable.params)
+
+
+_GENERAL_FITS = """
+import hashlib, sys
+import numpy as np
+import fastbp
+rng = np.random.default_rng(0)
+X, T = rng.standard_normal((50, 4)), rng.standard_normal((50, 2))
+if sys.argv[1] == "sample-first":  # the fused kernel, which reorders, compiles first
+    warm = fastbp.Network([4, 6, 2], ["tanh", "identity"], seed=0)
+    warm.fit(X[:3], T[:3], epochs=1, batch_size=1, optimizer=fastbp.SGD(lr=0.01),
+             progress=False)
+digest = hashlib.sha256()
+for opt in (fastbp.SGD(lr=0.05, weight_decay=0.01), fastbp.Adam(lr=0.01)):
+    net = fastbp.Network([4, 6, 2], ["tanh", "identity"], seed=0)
+    net.fit(X, T, epochs=5, batch_size=4, shuffle=False, optimizer=opt, progress=False)
+    digest.update(net.params.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_general_results_do_not_depend_on_which_kernel_compiled_first(tmp_path):
+    """``sample_steps`` reorders its sums; the helpers it shares with the
+    general path (the SGD rule, the activation loops) must not take its flags
+    when it happens to compile them first (numba then keeps and caches that
+    version for every caller).  Two cold processes: bit-identical parameters
+    from the general path whether or not the fused kernel compiled first."""
+    import subprocess
+    import sys
+
+    digests = {}
+    for order in ("sample-first", "general-only"):
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / order))
+        done = subprocess.run([sys.executable, "-c", _GENERAL_FITS, order], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        digests[order] = done.stdout.strip()
+    assert len(digests["general-only"]) == 64
+    assert digests["sample-first"] == digests["general-only"]

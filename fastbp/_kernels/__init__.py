@@ -64,7 +64,13 @@ try:
     _NRT_OPTION = hasattr(DefaultOptions, "_nrt")
 except ImportError:  # pragma: no cover
     _NRT_OPTION = False
-jit = functools.partial(njit, cache=True, nogil=True, error_model="numpy",
+# fastmath is set on every kernel, False unless it says otherwise: a function
+# that leaves it unset takes its first caller's flags, and numba keeps (and
+# caches on disk) one compiled version per signature, so a helper first
+# compiled under a caller's REORDER would round differently for every other
+# caller, depending on which ran first.  (Functions numba inlines,
+# ``inline="always"``, are compiled into each caller with the caller's flags.)
+jit = functools.partial(njit, cache=True, nogil=True, error_model="numpy", fastmath=False,
                         **({"_nrt": True} if _NRT_OPTION else {}))
 entry = functools.partial(jit, _nrt=False) if _NRT_OPTION else jit
 

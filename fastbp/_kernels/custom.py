@@ -16,7 +16,10 @@ from .activations import CUSTOM, FORWARD
 from .entries import bound_to
 from .views import segment
 
-_jit = functools.partial(njit, nogil=True, error_model="numpy")
+# fastmath set, so the users' functions under the hook (which take their
+# caller's flags unless they set their own) never depend on which pass
+# compiled the hook first (see ``fastbp._kernels``).
+_jit = functools.partial(njit, nogil=True, error_model="numpy", fastmath=False)
 
 # name -> (code, kind, value, second): ``second`` is the derivative of an
 # "elementwise" activation or the J^T v of a "vector" one.

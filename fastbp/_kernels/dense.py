@@ -69,16 +69,16 @@ def forward(params, w, inp, i0, pre, p0, m, n_in, n_out, t0):
             pre[p0 + s * n_out + j] = acc
 
 
-@jit(fastmath=REORDER, inline="always")
+@jit(fastmath=REORDER)
 def forward_row(params, w, x, pre, p0, n_in, n_out):
     """``forward``'s loops for one sample x (1-D), for ``training.sample_epoch``.
 
-    1.15x the kernel's whole step against calling ``forward``.  Inlined by
-    numba: compiled as a call (LLVM did not inline it, perf showed) the tiny
-    per-sample epoch took 1.06x the time.  Inlined code takes its caller's
-    fastmath flags, so the caller must reorder too.  ``forward`` keeps its own
-    copy of the loop: calling this from it would add a compiled function,
-    about 0.15 s, to the cold compile of every ``fit``.
+    1.15x the kernel's whole step against calling ``forward``.  A call (LLVM
+    does not inline it, perf showed): inlined by numba it would take the
+    caller's flags, and ``sample_steps`` does not reorder, so its dot product
+    would not vectorise.  ``forward`` keeps its own copy of the loop: calling
+    this from it would add a compiled function, about 0.15 s, to the cold
+    compile of every ``fit``.
     """
     b = w + n_out * n_in
     for j in range(n_out):

@@ -6,7 +6,7 @@ are gathered by index into small buffers; the data itself is never copied.
 """
 import numpy as np
 
-from . import REORDER, activations, dense, entry, jit, losses, optim, passes
+from . import activations, dense, entry, jit, losses, optim, passes
 from .status import BAD_GRADIENT, BAD_LOSS, BAD_STEP, OK
 from .views import START, flat, matrix, segment
 
@@ -125,7 +125,7 @@ def sample_epoch(params, layers, loss, X, T, labels, order, rng, reshuffle, work
     return sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext)
 
 
-@jit(fastmath=REORDER)
+@jit
 def sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext):
     """Steps of one sample under plain SGD (no momentum, no clipping: the
     caller makes sure) with the backward pass and the update fused, on the rows
@@ -143,9 +143,10 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext):
     of its own, called per sample, took 1.15-1.7x the time (inlined by numba
     or not; measured on the tiny workload).
 
-    Its sums may be reordered (``REORDER``): LLVM may then compute the update
-    ``lr * (d * x)`` as ``(lr * d) * x``, finite where ``d * x`` overflows,
-    so the gradient's test below does not rely on the update's arithmetic.
+    Not compiled with ``REORDER``: tried, it measured 0.90x the time only
+    while the helpers it shares with the general path took its flags, which
+    made the general path's rounding depend on which kernel compiled first
+    (see ``fastbp._kernels``); with every kernel's flags set, no faster.
     """
     n, n_in = X.shape
     _, pre, out, delta, spare = passes.regions(layers, work)
