@@ -594,11 +594,11 @@ def test_the_nonfinite_scan_finds_the_first_bad_value_in_any_block(size, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("size", [0, 1, 7, 16, 337, 1000])
 def test_all_finite_agrees_with_numpy_at_every_position(size, dtype):
-    """``optim.all_finite`` (a sum of x * 0, vectorised under reordering) against
+    """``passes.all_finite`` (a sum of x * 0, vectorised under reordering) against
     ``np.isfinite(...).all()``: one bad value at each position, every unroll
     remainder, and the extremes that stay finite (the largest value, its
     negative, subnormals, -0)."""
-    from fastbp._kernels.optim import all_finite
+    from fastbp._kernels.passes import all_finite
     info = np.finfo(dtype)
     values = np.linspace(-3.0, 3.0, size).astype(dtype)
     if size >= 5:

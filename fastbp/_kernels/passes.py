@@ -22,7 +22,7 @@ flat.
 """
 import numpy as np
 
-from . import activations, dense, entry, jit, losses
+from . import REORDER, activations, dense, entry, jit, losses
 from .status import BAD_INPUT, BAD_LABEL, BAD_LAYOUT, BAD_SHAPE, BAD_TARGET, OK
 from .views import START, c_ordered, flat, segment
 
@@ -213,23 +213,33 @@ def loss_and_gradient(params, layers, loss, X, target, labels, work, grad, grad_
 SCAN_BLOCK = 512
 
 
+@jit(fastmath=REORDER)
+def all_finite(values):
+    """Whether no value of the 1-D ``values`` is NaN or infinite: x * 0 is 0
+    for a finite x and NaN otherwise (LLVM may not fold it to 0 without
+    ``nnan``), and their sum vectorises under reordering: 50 ns for the tiny
+    network's 337 values, against 67 ns for an AND over comparisons."""
+    total = values.dtype.type(0.0)
+    for i in range(values.size):
+        total += values[i] * values.dtype.type(0.0)
+    return total == 0.0
+
+
 @jit
 def first_nonfinite(a):
     """Flat index of the first NaN or infinity in ``a``, or -1 (allocates nothing).
 
     Block by block: a loop that returns at the first bad value cannot be
-    vectorised, an AND over a block's comparisons can (NaN fails them too).
-    Measured on 128 x 784 values: 103 -> 4 us in float32, 55 -> 9 us in float64.
+    vectorised, a test of a whole block (``all_finite``) can.  Measured on
+    128 x 784 values with an AND over the block's comparisons: 103 -> 4 us in
+    float32, 55 -> 9 us in float64.
     """
     values = flat(a)
     n = values.size
     for lo in range(0, n, SCAN_BLOCK):
         # Not min(): with the literal block size it compiles an overload of its own.
         block = segment(values, lo, n - lo if n - lo < SCAN_BLOCK else SCAN_BLOCK)
-        fine = True
-        for i in range(block.size):
-            fine &= abs(block[i]) < np.inf
-        if not fine:
+        if not all_finite(block):
             for i in range(block.size):
                 if not np.isfinite(block[i]):
                     return lo + i

@@ -223,14 +223,16 @@ def sample_steps(params, layers, loss, X, T, labels, order, work, hyper, ext):
                     a[k] = optim.plain_sgd(p, d * x[k], lr, decay)
                 p = params[b0 + j]
                 q = optim.plain_sgd(p, d, lr, decay)
-                fine &= abs(d) <= limit and abs(d) * x_top <= limit
+                # The bias's gradient entry is d: one that is not finite fails
+                # this too (inf * 0 is NaN).
+                fine &= abs(d) * x_top <= limit
                 grad[b0 + j] = p
                 params[b0 + j] = q
             if i > 0:
                 activations.vjp_at(below[passes.ACT], work, pre + below[passes.U_OFF],
                                    out + below[passes.U_OFF], g0, 1, n_from, ext)
                 d0, g0 = g0, d0
-        ok = optim.all_finite(params)
+        ok = passes.all_finite(params)
         if not (fine and ok):
             for k in range(params.size):
                 params[k] = grad[k]
