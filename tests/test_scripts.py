@@ -8,6 +8,8 @@ import importlib.util
 import pathlib
 import re
 
+from numba import njit
+
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -24,3 +26,26 @@ def test_call_overhead_times_every_part(capsys):
     parts = dict(re.fullmatch(r"(.+?)\s+(\d+) ns", line).groups() for line in lines)
     assert {"train_step", "sample_step direct", "sample_step kernel", "no-op direct",
             "no-op, same args", "no-op with NRT", "nothing"} <= set(parts)
+
+
+def test_tiny_floor_checks_its_kernel_and_times_every_way(capsys):
+    floor = load("tiny_floor")
+    floor.main(n=300, rounds=1)
+    lines = capsys.readouterr().out.splitlines()
+    agreement = float(re.search(r"difference (\S+)", lines[0]).group(1))
+    assert agreement < 1e-9
+    ways = [re.match(r"(.+?)\s+\d+ ns a step", line).group(1) for line in lines[1:]]
+    assert ways == ["fastbp", "specialised", "specialised, no tanh", "reordered",
+                    "reordered, no tanh"]
+
+
+def test_tiny_floor_refuses_a_kernel_that_computes_another_step(monkeypatch):
+    floor = load("tiny_floor")
+    # tanh's cubic Taylor polynomial: close, not the same step
+    monkeypatch.setattr(floor, "tanh_of", njit(lambda z: z - z * z * z / 3.0))
+    try:
+        floor.main(n=50, rounds=1)
+    except AssertionError as error:
+        assert "does not compute fastbp's step" in str(error)
+    else:
+        raise AssertionError("a wrong kernel passed the check")
