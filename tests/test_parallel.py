@@ -7,6 +7,11 @@ run for a given count, fail as one thread fails, and never leave a thread
 waiting.  More parts than this machine's CPUs are allowed here (the CPU
 count is patched) to exercise uneven splits and a waiting thread yielding.
 """
+import json
+import os
+import subprocess
+import sys
+
 import numba
 import numpy as np
 import pytest
@@ -91,8 +96,33 @@ def test_batches_smaller_than_the_parts():
 
 def test_the_per_sample_loop_stays_one_thread():
     one = train(np.float64, 1, "sse", OPTIMIZERS["sgd"], batch_size=1)[0]
-    many = train(np.float64, 2, "sse", OPTIMIZERS["sgd"], batch_size=1)[0]
-    np.testing.assert_array_equal(many.params, one.params)
+    X, T, _ = data(23, 5, 3, np.float64)
+    net = fastbp.Network([5, 9, 3], ["tanh", "softmax"], seed=1)
+
+    def refuse(*args):
+        raise AssertionError("the per-sample loop was split")
+
+    net._kernels = net._kernels._replace(epoch_part=refuse)
+    net.fit(X, T, epochs=2, batch_size=1, optimizer=OPTIMIZERS["sgd"](), loss="sse", seed=4,
+            progress=False, threads=2)
+    np.testing.assert_array_equal(net.params, one.params)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_parts_train_as_one_thread_through_blas(dtype):
+    """Layers large enough for BLAS (``dense.BLAS_MIN``), parts of 64 rows of
+    64 inputs: the forward product takes the transposed form too."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((512, 64)).astype(dtype)
+    labels = rng.integers(0, 10, 512)
+
+    def run(threads):
+        net = fastbp.Network([64, 128, 10], ["tanh", "softmax"], dtype=dtype, seed=1)
+        net.fit(X, labels, epochs=2, batch_size=128, optimizer=fastbp.Adam(lr=1e-3),
+                loss="cross_entropy", seed=0, progress=False, threads=threads)
+        return net.params
+    one, many = run(1), run(2)
+    assert np.max(np.abs(many - one)) <= TOL[dtype] * np.max(np.abs(one))
 
 
 @numba.njit
@@ -208,9 +238,59 @@ def test_a_helper_that_cannot_start_releases_the_others(monkeypatch):
     assert not starts[0].is_alive()  # the helper that started has returned
 
 
-def test_blas_threads_are_restored():
+_BLAS_THREADS_SEEN = """
+import json
+import numpy as np
+from threadpoolctl import threadpool_info
+import fastbp
+from fastbp import parallel
+
+seen = []
+net = fastbp.Network([64, 128, 10], ["tanh", "softmax"], seed=1)
+real = net._kernels.epoch_part
+
+def watched(part, *args):
+    if part == 0:
+        seen.append(sorted((lib["filepath"], lib["num_threads"]) for lib in threadpool_info()
+                           if lib["user_api"] == "blas"))
+    return real(part, *args)
+
+net._kernels = net._kernels._replace(epoch_part=watched)
+X = np.random.default_rng(0).standard_normal((256, 64))
+before = sorted((lib["filepath"], lib["num_threads"]) for lib in threadpool_info()
+                if lib["user_api"] == "blas")
+net.fit(X, np.arange(256) % 10, epochs=2, batch_size=128, optimizer=fastbp.SGD(lr=1e-3),
+        loss="cross_entropy", progress=False, threads=2)
+after = sorted((lib["filepath"], lib["num_threads"]) for lib in threadpool_info()
+               if lib["user_api"] == "blas")
+print(json.dumps({"before": before, "seen": seen, "after": after}))
+"""
+
+
+def test_each_part_multiplies_on_one_blas_thread_and_the_count_comes_back():
+    """In a new process, where numba has not loaded SciPy's BLAS yet."""
+    out = subprocess.run([sys.executable, "-c", _BLAS_THREADS_SEEN], capture_output=True,
+                         text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
+                         timeout=600, check=True).stdout
+    report = json.loads(out.splitlines()[-1])
+    assert any("scipy" in path for path, _ in report["before"])  # SciPy's BLAS was watched
+    assert len(report["seen"]) == 2
+    for epoch in report["seen"]:
+        assert [path for path, _ in epoch] == [path for path, _ in report["before"]]
+        assert all(count == 1 for _, count in epoch)
+    assert report["after"] == report["before"]
+    assert all(count == 2 for _, count in report["before"])
+
+
+def test_overlapping_split_epochs_restore_the_blas_threads_last():
     before = [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()]
-    train(np.float64, 2, "sse", OPTIMIZERS["sgd"])
+    inner_seen = []
+    with parallel._ONE_BLAS_THREAD:
+        with parallel._ONE_BLAS_THREAD:
+            pass
+        inner_seen = [lib["num_threads"] for lib in threadpool_info()
+                      if lib["user_api"] == "blas"]
+    assert inner_seen and all(count == 1 for count in inner_seen)  # still limited
     assert [(lib["filepath"], lib["num_threads"]) for lib in threadpool_info()] == before
 
 

@@ -1,7 +1,7 @@
 """Two or more threads meeting inside compiled code, for ``training.epoch_part``.
 
 The threads of a data-parallel epoch each run their share of every batch and
-must meet twice a batch (about a millisecond apart on mnist): waiting in
+must meet three times a batch (a millisecond apart on mnist): waiting in
 Python between compiled calls would cost a GIL round trip each time, so they
 wait here, spinning on an int64 array ``sync`` that all of them are given:
 

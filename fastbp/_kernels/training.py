@@ -125,10 +125,11 @@ def epoch_part(part, sync, values, params, layers, loss, X, T, labels, batch_siz
     Part p takes the p-th of ``parts`` consecutive slices of each batch into
     row p of ``xbs``, ``tbs``, ``lbs`` and ``works`` (a workspace each), runs
     forward and backward on it, and writes its loss to ``values[p]``.  Then
-    part 0 alone sums the parts' gradients into its own in a fixed order
-    (weighted by their rows for the mean losses), so a given number of parts
-    gives the same parameters every run, and updates the parameters, while
-    the others wait (``sync``: see ``sync.py``).  Part 0's result is
+    each part sums its share of the gradient entries over the parts, into
+    part 0's gradient, in part order (weighted by their rows for the mean
+    losses), so a given number of parts gives the same parameters every run;
+    then part 0 alone updates the parameters while the others wait (``sync``:
+    see ``sync.py``).  Part 0's result is
     ``epoch``'s; the others return the same status (and no meaningful loss).
     """
     parts = works.shape[0]
