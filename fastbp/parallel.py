@@ -11,9 +11,6 @@ import os
 import threading
 
 import numpy as np
-# The BLAS numba's np.dot calls, loaded now so that threadpoolctl sees it:
-# numba itself loads it only when a kernel first multiplies.
-import scipy.linalg.cython_blas  # noqa: F401
 from threadpoolctl import ThreadpoolController
 
 from ._kernels import passes, sync
@@ -43,6 +40,10 @@ class _OneBlasThread:
     def __enter__(self):
         with self._lock:
             if self._inside == 0:
+                # The BLAS numba's np.dot calls, loaded first so that threadpoolctl
+                # sees it: numba loads it only when a kernel first multiplies.
+                # Not at import: it imports scipy.linalg (0.2 s of every start).
+                import scipy.linalg.cython_blas  # noqa: F401
                 self._limit = ThreadpoolController().limit(limits=1, user_api="blas")
             self._inside += 1
 

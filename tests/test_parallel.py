@@ -273,13 +273,15 @@ def test_each_part_multiplies_on_one_blas_thread_and_the_count_comes_back():
                          text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
                          timeout=600, check=True).stdout
     report = json.loads(out.splitlines()[-1])
-    assert any("scipy" in path for path, _ in report["before"])  # SciPy's BLAS was watched
+    # SciPy's BLAS (numba's) is loaded by fit, NumPy's was there before.
+    assert not any("scipy.libs" in path for path, _ in report["before"])
     assert len(report["seen"]) == 2
     for epoch in report["seen"]:
-        assert [path for path, _ in epoch] == [path for path, _ in report["before"]]
+        assert any("scipy.libs" in path for path, _ in epoch)
         assert all(count == 1 for _, count in epoch)
-    assert report["after"] == report["before"]
-    assert all(count == 2 for _, count in report["before"])
+    assert set(map(tuple, report["before"])) <= set(map(tuple, report["after"]))
+    assert [path for path, _ in report["after"]] == [path for path, _ in report["seen"][0]]
+    assert all(count == 2 for _, count in report["after"])
 
 
 def test_overlapping_split_epochs_restore_the_blas_threads_last():
