@@ -10,7 +10,6 @@ from numba's cache) by warm-up calls the first time ``setup`` runs in a
 process, never inside a timing.
 """
 import fastbp
-from fastbp import parallel
 
 from .common import (DTYPES, LEARNING_RATE, WORKLOAD_NAMES, WORKLOADS, OnePerProcess,
                      epoch_problem, fit_epoch, problem, warm_up)
@@ -104,35 +103,6 @@ class FitEpochAdam(FitEpoch):
     def setup(self, workload, dtype):
         super().setup(workload, dtype)
         self.optimizer = fastbp.Adam(lr=LEARNING_RATE)
-
-
-class FitEpochThreads:
-    """mnist's ``fit`` epoch (float32) with its batches split between two
-    threads (``fit(threads=2)``) against one thread whose BLAS takes the
-    cores it finds (``threads=1``, OpenBLAS's own threading), at mnist's batch
-    and at 512.  Two parts pay off from about 512 rows a batch on mnist's
-    layers; this guards both the gain and the cost where there is none."""
-
-    params = [[128, 512], [1, 2]]
-    param_names = ["batch", "threads"]
-    timeout = 300
-
-    def setup(self, batch, threads):
-        if threads > parallel.usable_cpus():
-            raise NotImplementedError(f"{threads} threads on this machine")  # asv: skipped
-        def build():
-            net, X, T, loss = epoch_problem("mnist", WORKLOADS["mnist"].dtype)
-            return net, X, T, loss, net.params.copy()
-        self.net, self.X, self.T, self.loss, initial = _PREPARED.get(("threads",), build)
-        self.net.params = initial
-        warm_up(lambda: fit_epoch(self.net, self.X[:2 * batch], self.T[:2 * batch], self.loss,
-                                  batch, fastbp.SGD(lr=LEARNING_RATE), threads=threads),
-                calls=2)
-        self.net.params = initial
-        self.optimizer = fastbp.SGD(lr=LEARNING_RATE)
-
-    def time_fit(self, batch, threads):
-        fit_epoch(self.net, self.X, self.T, self.loss, batch, self.optimizer, threads=threads)
 
 
 class PeakMemFit:

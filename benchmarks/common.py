@@ -143,10 +143,10 @@ def epoch_problem(name, dtype=None):
     return net, X, T, work.loss
 
 
-def fit_epoch(net, X, T, loss, batch, optimizer, **options):
+def fit_epoch(net, X, T, loss, batch, optimizer):
     """One shuffled epoch of ``fit``, as every benchmark of it calls it."""
     return net.fit(X, T, epochs=1, batch_size=batch, optimizer=optimizer, loss=loss,
-                   shuffle=True, seed=0, progress=False, **options)
+                   shuffle=True, seed=0, progress=False)
 
 
 def warm_up(call, calls=12, seconds=0.25):

@@ -369,7 +369,7 @@ class Network:
 
     def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse",
             shuffle=True, seed=None, validation_data=None, progress=True,
-            patience=None, min_delta=0.0, callbacks=(), threads=1):
+            patience=None, min_delta=0.0, callbacks=()):
         """Train on (X, T) for ``epochs`` passes; each epoch is one compiled call.
 
         Parameters
@@ -402,16 +402,6 @@ class Network:
         callbacks : sequence of callables
             Each called as ``callback(net, history)`` after every epoch;
             training stops when one returns True.
-        threads : int
-            Split every batch between this many threads (data parallelism),
-            each multiplying with a single-threaded BLAS, their gradients
-            summed in a fixed order: the same ``threads`` gives the same
-            parameters every run, a different count differs by rounding.
-            Worth it only for large batches: on mnist's layers, 2 threads
-            take 0.91x the time of OpenBLAS's own 2 threads at batch 512 but
-            1.12x at 128 (``benchmarks/threads_study.py``).  At most the CPUs
-            this process may use.  The per-sample loop (``batch_size=1``
-            under plain SGD) and L-BFGS stay on one thread.
 
         Returns
         -------
@@ -424,7 +414,7 @@ class Network:
             self, X, T, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
             loss=loss, shuffle=shuffle, seed=seed, validation_data=validation_data,
             progress_bar=progress, patience=patience, min_delta=min_delta,
-            callbacks=callbacks, threads=threads)
+            callbacks=callbacks)
 
     # --- predictions -----------------------------------------------------
 

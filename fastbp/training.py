@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from . import _checks, layout, lbfgs, parallel, progress
+from . import _checks, layout, lbfgs, progress
 from ._kernels import status as _status
 from ._kernels.losses import CROSS_ENTROPY
 from .errors import DivergenceError
@@ -38,7 +38,7 @@ def _seed_state(seed):
 
 
 def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
-        validation_data, progress_bar, patience, min_delta, callbacks, threads):
+        validation_data, progress_bar, patience, min_delta, callbacks):
     # --- everything is checked before anything is touched ---------------
     if not net.params.flags.writeable:
         _checks.read_only_params()
@@ -50,10 +50,6 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
     target, labels = _checks.targets(T, code, n, False, net.sizes[-1], net.dtype)
     epochs = _checks.count(epochs, "epochs", 0)
     batch_size = min(_checks.count(batch_size, "batch_size", 1), n)
-    threads = _checks.count(threads, "threads", 1)
-    if threads > parallel.usable_cpus():
-        raise ValueError(f"threads: expected at most {parallel.usable_cpus()} (the CPUs this "
-                         f"process may run on), got {threads}")
     optimizer = Adam() if optimizer is None else optimizer
     if not isinstance(optimizer, (Optimizer, LBFGS)):
         raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.Adam() "
@@ -85,7 +81,7 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
             lbfgs.run(net, optimizer, code, X, target, labels, epochs, after_epoch)
         else:
             _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size,
-                         shuffle, seed, validation is not None, after_epoch, threads)
+                         shuffle, seed, validation is not None, after_epoch)
     except KeyboardInterrupt:
         # Python delivers Ctrl-C between bytecodes, so the compiled epoch has
         # finished: the parameters are those of its last completed step.
@@ -98,9 +94,8 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
 
 
 def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, shuffle, seed,
-                 validating, after_epoch, threads):
-    """The first-order loop: one compiled call per epoch (one per thread
-    with ``threads`` > 1, except for the per-sample loop, which stays serial)."""
+                 validating, after_epoch):
+    """The first-order loop: one compiled call per epoch."""
     # --- buffers for the whole run: the steps allocate nothing ------------
     space = net._workspace(max(batch_size, layout.CHUNK_ROWS if validating else 1))
     xb = np.empty(batch_size * net.sizes[0], net.dtype)
@@ -108,7 +103,6 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
     lb = np.empty(batch_size, np.int64) if labels.size else labels
     order = np.arange(X.shape[0], dtype=np.int64)
     rng = _seed_state(seed)
-    parts = None  # the threads' buffers, made for the first epoch that splits
     first = optimizer.epoch  # a schedule continues where the optimizer left off
     for epoch in range(epochs):
         optimizer.epoch = first + epoch
@@ -118,11 +112,6 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
             value, done, status = net._kernels.sample_epoch(
                 net.params, net._layers, code, X, target, labels, order, rng, shuffle,
                 space.work, hyper)
-        elif threads > 1:
-            parts = parts or parallel.Parts(net, threads, batch_size, labels)
-            value, done, status = parts.epoch(
-                net._kernels.epoch_part, net.params, net._layers, code, X, target, labels,
-                batch_size, order, rng, shuffle, kind, hyper, state)
         else:
             value, done, status = net._kernels.epoch(
                 net.params, net._layers, code, X, target, labels, batch_size, order, rng,

@@ -49,13 +49,3 @@ def test_tiny_floor_refuses_a_kernel_that_computes_another_step(monkeypatch):
         assert "does not compute fastbp's step" in str(error)
     else:
         raise AssertionError("a wrong kernel passed the check")
-
-
-def test_threads_study_times_every_way(capsys, monkeypatch):
-    from fastbp import parallel
-    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)  # on a 1-CPU machine too
-    load("threads_study").main("mnist", batch=64, rounds=1, samples=256, pause=0.0)
-    lines = capsys.readouterr().out.splitlines()
-    ways = [re.match(r"(.+?)\s+[\d.]+ ms\s+[\d.]+x one core", line).group(1)
-            for line in lines[1:]]
-    assert ways == ["one core", "OpenBLAS x2", "parts x2"]

@@ -20,14 +20,12 @@ class Entries(NamedTuple):
     step: Callable
     sample_step: Callable
     epoch: Callable
-    epoch_part: Callable
     sample_epoch: Callable
     evaluate: Callable
 
 
 BUILTIN = Entries(passes.predict, passes.loss_and_gradient, training.step,
-                  training.sample_step, training.epoch, training.epoch_part,
-                  training.sample_epoch,
+                  training.sample_step, training.epoch, training.sample_epoch,
                   training.evaluate)
 
 

@@ -14,4 +14,3 @@ BAD_SHAPE = 7      # X or T has the wrong shape (only arrays of the fast path)
 BAD_LAYOUT = 8     # X, T or labels not C-ordered as their type says (only
                    # train_step's direct calls pass such arrays; it then takes
                    # the full way, views.c_ordered)
-ABANDONED = 9     # another thread of a data-parallel epoch gave up (sync.ABORT)

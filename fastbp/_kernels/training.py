@@ -7,8 +7,7 @@ are gathered by index into small buffers; the data itself is never copied.
 import numpy as np
 
 from . import activations, dense, entry, jit, losses, optim, passes
-from . import sync as sync_
-from .status import ABANDONED, BAD_GRADIENT, BAD_LOSS, BAD_STEP, OK
+from .status import BAD_GRADIENT, BAD_LOSS, BAD_STEP, OK
 from .views import START, flat, matrix, segment
 
 
@@ -114,129 +113,6 @@ def epoch(params, layers, loss, X, T, labels, batch_size, order, rng, reshuffle,
     if weighted:
         total /= n
     return total, n_batches, OK
-
-
-@entry
-def epoch_part(part, sync, values, params, layers, loss, X, T, labels, batch_size, order, rng,
-               reshuffle, xbs, tbs, lbs, works, kind, hyper, state, ext=None):
-    """``epoch`` with every batch split between ``parts`` threads (data
-    parallelism), each running this with its own ``part``, from 0.
-
-    Part p takes the p-th of ``parts`` consecutive slices of each batch into
-    row p of ``xbs``, ``tbs``, ``lbs`` and ``works`` (a workspace each), runs
-    forward and backward on it, and writes its loss to ``values[p]``.  Then
-    each part sums its share of the gradient entries over the parts, into
-    part 0's gradient, in part order (weighted by their rows for the mean
-    losses), so a given number of parts gives the same parameters every run;
-    then part 0 alone updates the parameters while the others wait (``sync``:
-    see ``sync.py``).  Part 0's result is
-    ``epoch``'s; the others return the same status (and no meaningful loss).
-    """
-    parts = works.shape[0]
-    n, n_in = X.shape
-    work = works[part]
-    xb, lb = xbs[part], lbs[part]
-    tb = tbs[part]
-    _, pre, out, delta, spare = passes.regions(layers, work)
-    grad = passes.gradient(layers, work)
-    _, k_last, _, u_last, act_last = layers[layers.shape[0] - 1]
-    no_input_gradient = matrix(work, START, 0, n_in)
-    use_labels = labels.size > 0
-    weighted = loss != losses.SSE
-    met = 0  # barriers passed
-    if part == 0 and reshuffle:
-        optim.shuffle(order, rng)
-    if not sync_.barrier(sync, parts, met):
-        return 0.0, 0, ABANDONED
-    met += 1
-    total = 0.0
-    n_batches = (n + batch_size - 1) // batch_size
-    for b in range(n_batches):
-        lo = b * batch_size
-        m = min(n, lo + batch_size) - lo
-        first, last = lo + m * part // parts, lo + m * (part + 1) // parts
-        mp = last - first
-        value = 0.0
-        if mp > 0:
-            for r in range(mp):
-                row = order[first + r]
-                for k in range(n_in):
-                    xb[r * n_in + k] = X[row, k]
-                if use_labels:
-                    lb[r] = labels[row]
-                else:
-                    for k in range(tb.shape[1]):
-                        tb[r, k] = T[row, k]
-            passes.forward_at(params, layers, xb, START, mp, work, pre, out, delta, ext)
-            if loss == losses.CROSS_ENTROPY:
-                value = losses.cross_entropy(work, pre + mp * u_last, work, out + mp * u_last,
-                                             tb, lb, mp, k_last, work, delta)
-            else:
-                value = losses.squared_error(loss, work, pre + mp * u_last,
-                                             out + mp * u_last, tb, mp, k_last, act_last,
-                                             delta, ext)
-            passes.backward(params, layers, xb, START, mp, work, pre, out, delta, spare, grad,
-                            no_input_gradient, ext)
-        values[part] = value
-        if not sync_.barrier(sync, parts, met):
-            return total, b, ABANDONED
-        met += 1
-        # Each part sums its share of the gradient entries, then part 0 updates.
-        _sum_parts(layers, works, part, m, weighted)
-        if not sync_.barrier(sync, parts, met):
-            return total, b, ABANDONED
-        met += 1
-        if part == 0:
-            value = 0.0
-            for p in range(parts):  # in part order, as the gradients
-                rows = m * (p + 1) // parts - m * p // parts
-                if rows > 0:
-                    value += values[p] * (rows / m) if weighted else values[p]
-            status = BAD_LOSS
-            if np.isfinite(value):
-                status = optim.update(kind, hyper, state, params, grad)
-            sync[sync_.STATUS] = status
-        if not sync_.barrier(sync, parts, met):
-            return total, b, ABANDONED
-        met += 1
-        status = sync_.load(sync, sync_.STATUS)
-        if status != OK:
-            return total, b, status
-        total += value * m if weighted else value
-    if weighted:
-        total /= n
-    return total, n_batches, OK
-
-
-@jit
-def _sum_parts(layers, works, part, m, weighted):
-    """Part ``part``'s share of the gradient entries: the batch's gradient,
-    into part 0's, from every part's in part order: their sum for "sse",
-    their means weighted by rows otherwise (a part of no rows computed none)."""
-    parts = works.shape[0]
-    grad = passes.gradient(layers, works[0])
-    as_dtype = grad.dtype.type
-    lo, hi = grad.size * part // parts, grad.size * (part + 1) // parts
-    mine = segment(grad, lo, hi - lo)
-    first = True
-    for p in range(parts):
-        rows = m * (p + 1) // parts - m * p // parts
-        if rows == 0:
-            continue
-        s = as_dtype(rows / m if weighted else 1.0)
-        if p == 0:
-            if weighted:
-                for k in range(hi - lo):
-                    mine[k] *= s
-        else:
-            other = segment(passes.gradient(layers, works[p]), lo, hi - lo)
-            if first:
-                for k in range(hi - lo):
-                    mine[k] = s * other[k]
-            else:
-                for k in range(hi - lo):
-                    mine[k] += s * other[k]
-        first = False
 
 
 @entry
