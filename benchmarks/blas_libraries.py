@@ -1,13 +1,20 @@
-"""The BLAS under fastbp against NumPy's, product by product.
+"""The BLAS under fastbp against NumPy's, XLA's and PyTorch's, product by product.
 
 numba's ``np.dot`` inside the kernels calls SciPy's OpenBLAS; NumPy's ``matmul``
-calls the OpenBLAS NumPy ships (another build, possibly another version).  For
-the three products of a dense layer on mnist's and wide's shapes this prints
-both times (medians of 7 side-by-side runs), so a peer comparison's large
-workloads can be read as "the same algorithm on another BLAS".
+calls the OpenBLAS NumPy ships (another build, possibly another version); JAX
+multiplies with XLA's own CPU kernels and PyTorch with its bundled BLAS (both
+optional: skipped when not installed).  For the three products of a dense layer
+on mnist's and wide's shapes this prints every library's time (medians of 7
+side-by-side runs) and SciPy's rate, so a peer comparison's large workloads can
+be read as "the same algorithm on another BLAS", and fastbp's distance from
+the machine's peak as the BLAS's.  On one core:
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/blas_libraries.py
+    OPENBLAS_NUM_THREADS=1 taskset -c 0 python benchmarks/blas_libraries.py
+
+(JAX sizes its thread pool from the CPUs the process may use; PyTorch is set
+to as many threads.)
 """
+import os
 import timeit
 
 import numpy as np
@@ -37,27 +44,57 @@ def median_ms(fn, repeats):
     return float(np.median(timeit.repeat(fn, number=repeats, repeat=7))) / repeats * 1e3
 
 
-def main():
+def _peers():
+    """{name: matmul(a, b) returning a NumPy-side result} for the installed peers."""
+    peers = {}
+    try:
+        import jax
+        jax.config.update("jax_platforms", "cpu")
+        product = jax.jit(lambda a, b: a @ b)
+        peers["XLA (JAX)"] = (lambda a, b: product(a, b).block_until_ready(), jax.device_put)
+    except ImportError:
+        pass
+    try:
+        import torch
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        peers["PyTorch"] = (lambda a, b: torch.mm(a, b), torch.from_numpy)
+    except ImportError:
+        pass
+    return peers
+
+
+def main(layers=LAYERS, repeats=None):
+    """Print each product's median time per library, over ``repeats`` calls
+    (by default about 0.2 GFLOP's worth); tests pass small layers and few."""
     rng = np.random.default_rng(0)
-    print("product             shape (m, n_in, n_out)   numba/SciPy BLAS   NumPy BLAS")
-    for m, n_in, n_out, dtype in LAYERS:
+    peers = _peers()
+    names = ["SciPy BLAS (fastbp)", "NumPy BLAS"] + list(peers)
+    print(f"{'product':17s} {'(m, n_in, n_out)':17s} " + " ".join(f"{n:>19s}" for n in names)
+          + "  SciPy GFLOP/s")
+    for m, n_in, n_out, dtype in layers:
         Y = rng.standard_normal((m, n_in)).astype(dtype)
         A = rng.standard_normal((n_out, n_in)).astype(dtype)
         K = rng.standard_normal((m, n_out)).astype(dtype)
         X, dA, dY = (np.empty(s, dtype) for s in ((m, n_out), (n_out, n_in), (m, n_in)))
-        pairs = {
-            "forward Y A^T": (lambda: _forward(Y, A, X), lambda: np.matmul(Y, A.T, out=X)),
-            "param grad K^T Y": (lambda: _parameter_gradient(K, Y, dA),
-                                 lambda: np.matmul(K.T, Y, out=dA)),
-            "input grad K A": (lambda: _input_gradient(K, A, dY),
-                               lambda: np.matmul(K, A, out=dY)),
+        products = {  # name: (fastbp's form, its operands as matmul takes them)
+            "forward Y A^T": (lambda: _forward(Y, A, X), (Y, A.T)),
+            "param grad K^T Y": (lambda: _parameter_gradient(K, Y, dA), (K.T, Y)),
+            "input grad K A": (lambda: _input_gradient(K, A, dY), (K, A)),
         }
-        repeats = max(3, int(2e8 / (m * n_in * n_out)))
-        for name, (ours, numpys) in pairs.items():
-            ours()
-            numpys()
-            a, b = median_ms(ours, repeats), median_ms(numpys, repeats)
-            print(f"{name:18s}  {str((m, n_in, n_out)):23s}  {a:10.3f} ms     {b:8.3f} ms")
+        outs = {"forward Y A^T": X, "param grad K^T Y": dA, "input grad K A": dY}
+        calls_each = repeats or max(3, int(2e8 / (m * n_in * n_out)))
+        for name, (ours, (a, b)) in products.items():
+            calls = [ours, lambda a=a, b=b, out=outs[name]: np.matmul(a, b, out=out)]
+            for run, convert in peers.values():
+                # Each peer's operands in its own form, made once, outside the timing.
+                pa, pb = convert(np.ascontiguousarray(a)), convert(np.ascontiguousarray(b))
+                calls.append(lambda run=run, pa=pa, pb=pb: run(pa, pb))
+            for call in calls:
+                call()
+            times = [median_ms(call, calls_each) for call in calls]
+            rate = 2 * m * n_in * n_out / (times[0] * 1e-3) / 1e9
+            print(f"{name:17s} {str((m, n_in, n_out)):17s} "
+                  + " ".join(f"{t:16.3f} ms" for t in times) + f"  {rate:13.1f}")
 
 
 if __name__ == "__main__":

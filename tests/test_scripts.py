@@ -8,6 +8,7 @@ import importlib.util
 import pathlib
 import re
 
+import numpy as np
 from numba import njit
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
@@ -49,3 +50,14 @@ def test_tiny_floor_refuses_a_kernel_that_computes_another_step(monkeypatch):
         assert "does not compute fastbp's step" in str(error)
     else:
         raise AssertionError("a wrong kernel passed the check")
+
+
+def test_blas_libraries_times_every_library(capsys):
+    load("blas_libraries").main(layers=[(8, 16, 12, np.float32)], repeats=3)
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0]
+    assert "SciPy BLAS (fastbp)" in header and "NumPy BLAS" in header
+    rows = [re.findall(r"([\d.]+) ms", line) for line in lines[1:]]
+    assert len(rows) == 3
+    columns = header.count(" BLAS") + header.count("(JAX)") + header.count("PyTorch")
+    assert all(len(times) == columns and all(float(t) > 0 for t in times) for times in rows)
