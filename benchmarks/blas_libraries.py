@@ -1,7 +1,10 @@
-"""The BLAS under fastbp against NumPy's, XLA's and PyTorch's, product by product.
+"""SciPy's and NumPy's BLAS (fastbp's two backends) against XLA's and PyTorch's,
+product by product.
 
-numba's ``np.dot`` inside the kernels calls SciPy's OpenBLAS; NumPy's ``matmul``
-calls the OpenBLAS NumPy ships (another build, possibly another version); JAX
+numba's ``np.dot`` calls SciPy's OpenBLAS (fastbp's products did until session
+10, and still do where NumPy ships no OpenBLAS: ``fastbp._kernels.blas``);
+NumPy's ``matmul`` calls the OpenBLAS NumPy ships (another build, another
+version), which fastbp's products call now; JAX
 multiplies with XLA's own CPU kernels and PyTorch with its bundled BLAS (both
 optional: skipped when not installed).  For the three products of a dense layer
 on mnist's and wide's shapes this prints every library's time (medians of 7
@@ -68,7 +71,9 @@ def main(layers=LAYERS, repeats=None):
     (by default about 0.2 GFLOP's worth); tests pass small layers and few."""
     rng = np.random.default_rng(0)
     peers = _peers()
-    names = ["SciPy BLAS (fastbp)", "NumPy BLAS"] + list(peers)
+    from fastbp._kernels import blas
+    print(f"fastbp's products call the {blas.BACKEND} backend (fastbp._kernels.blas)")
+    names = ["SciPy BLAS", "NumPy BLAS"] + list(peers)
     print(f"{'product':17s} {'(m, n_in, n_out)':17s} " + " ".join(f"{n:>19s}" for n in names)
           + "  SciPy GFLOP/s")
     for m, n_in, n_out, dtype in layers:

@@ -6,6 +6,7 @@ one door where input is checked, converted and allocated.
 """
 import functools
 import hashlib
+import os
 import pathlib
 
 from numba import njit
@@ -18,12 +19,18 @@ def _drop_stale_cache():
     helper from another module keeps running the helper's old code after an
     edit.  A digest of the whole package, kept beside the cache, catches that.
     Only the default cache (``__pycache__`` here) is looked after; nothing
-    happens where it is not writable.
+    happens where it is not writable, or where ``NUMBA_CACHE_DIR`` sends the
+    cache elsewhere (a process there must not wipe the default one).  The
+    digest covers the BLAS backend too (``blas.BACKEND``): compiled code links
+    to its library by name.
     """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
     here = pathlib.Path(__file__).parent
     digest = hashlib.sha256()
     for path in sorted(here.glob("*.py")):
         digest.update(path.read_bytes())
+    digest.update(blas.BACKEND.encode())  # the library compiled code links to
     cache = here / "__pycache__"
     stamp = cache / "fastbp-kernels.sha256"
     try:
@@ -40,6 +47,8 @@ def _drop_stale_cache():
         pass
 
 
+from . import blas  # noqa: E402  (registers the BLAS symbols; no kernels)
+
 _drop_stale_cache()
 
 # Every kernel is cached on disk, releases the GIL, and divides as NumPy does
@@ -50,7 +59,8 @@ _drop_stale_cache()
 # NRT, numba's reference counting: they allocate nothing and return no arrays,
 # and without NRT numba unboxes an array argument without making a MemInfo for
 # it (a no-op with train_step's 10 arguments: 0.71 -> 0.38 us per call).  The
-# functions they call keep NRT, which np.dot's implementation needs, set
+# functions they call keep NRT (which np.dot's implementation needed, before
+# ``blas.gemm`` replaced it, and anything that allocates still would), set
 # explicitly: a function that leaves it unset inherits its caller's.  ``_nrt``
 # is one of numba's private options; where it is missing, everything keeps NRT.
 # So a function an entry calls must not return an array: under NRT it returns

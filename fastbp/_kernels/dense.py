@@ -9,14 +9,15 @@ low when a batch is one sample.
 Each product has two implementations: plain loops, whose innermost loop walks
 a row of both operands at unit stride (through 1-D row views, ``views.segment``:
 LLVM vectorises a loop over a view, but not one over ``flat[offset + k]``,
-whose address it cannot prove consecutive), and BLAS gemm (``np.dot``, which numba
-routes to SciPy's BLAS).  Loops win on small products, where a BLAS call's
+whose address it cannot prove consecutive), and BLAS gemm (``blas.gemm``: NumPy's
+OpenBLAS where NumPy ships one, else SciPy's, which numba's ``np.dot`` calls).
+Loops win on small products, where a BLAS call's
 fixed cost dominates; BLAS wins from about ``BLAS_MIN``
 multiply-adds (``python benchmarks/blas_threshold.py`` measures it).
 """
-import numpy as np
 
 from . import REORDER, jit
+from .blas import gemm
 from .views import matrix as _matrix
 from .views import segment
 
@@ -44,17 +45,16 @@ def forward(params, w, inp, i0, pre, p0, m, n_in, n_out, t0):
     """
     b = w + n_out * n_in
     if m * n_in * n_out >= BLAS_MIN:
-        x = _matrix(pre, p0, m, n_out)
-        a = _matrix(params, w, n_out, n_in)
         if transposed_input(m, n_in, n_out):
             # Column by column: contiguous writes, 0.28 ns per value here.
             for k in range(n_in):
                 column = segment(pre, t0 + k * m, m)
                 for s in range(m):
                     column[s] = inp[i0 + s * n_in + k]
-            np.dot(_matrix(pre, t0, n_in, m).T, a.T, x)
+            gemm(1, 1, m, n_out, n_in, pre, t0, m, params, w, n_in, pre, p0, n_out)
         else:
-            np.dot(_matrix(inp, i0, m, n_in), a.T, x)
+            gemm(0, 1, m, n_out, n_in, inp, i0, n_in, params, w, n_in, pre, p0, n_out)
+        x = _matrix(pre, p0, m, n_out)
         for s in range(m):
             for j in range(n_out):
                 x[s, j] += params[b + j]
@@ -101,8 +101,7 @@ def parameter_gradient(delta, d0, inp, i0, grad, w, m, n_in, n_out):
         for j in range(n_out):
             grad[b + j] += k[j]
     if m * n_in * n_out >= BLAS_MIN:
-        np.dot(_matrix(delta, d0, m, n_out).T, _matrix(inp, i0, m, n_in),
-               _matrix(grad, w, n_out, n_in))
+        gemm(1, 0, n_out, n_in, m, delta, d0, n_out, inp, i0, n_in, grad, w, n_in)
         return
     # The first sample writes, the others add: no separate zeroing pass.
     for s in range(m):
@@ -122,8 +121,7 @@ def parameter_gradient(delta, d0, inp, i0, grad, w, m, n_in, n_out):
 def input_gradient(delta, d0, params, w, g, g0, m, n_in, n_out):
     """G = K A (the derivation's A^T K, one row per sample), into g from g0."""
     if m * n_in * n_out >= BLAS_MIN:
-        np.dot(_matrix(delta, d0, m, n_out), _matrix(params, w, n_out, n_in),
-               _matrix(g, g0, m, n_in))
+        gemm(0, 0, m, n_in, n_out, delta, d0, n_out, params, w, n_in, g, g0, n_in)
         return
     for s in range(m):
         x = segment(g, g0 + s * n_in, n_in)

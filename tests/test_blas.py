@@ -1,0 +1,104 @@
+"""``_kernels.blas.gemm``: the large products' one BLAS call, on both backends.
+
+In this process the default backend runs (NumPy's OpenBLAS where NumPy ships
+it); a child process with ``FASTBP_BLAS=scipy`` and a cache of its own runs
+SciPy's.  Each multiplies every form fastbp uses, at offsets into flat
+buffers, against NumPy's matmul, and trains a network whose layers take BLAS.
+"""
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+from numba import njit
+
+import fastbp
+from fastbp._kernels import blas
+
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+@njit
+def _gemm(ta, tb, m, n, k, a, a0, lda, b, b0, ldb, c, c0, ldc):
+    blas.gemm(ta, tb, m, n, k, a, a0, lda, b, b0, ldb, c, c0, ldc)
+
+
+def check_gemm(dtype):
+    """Every op combination at offsets: C = op(A) op(B), m x n, inner k."""
+    rng = np.random.default_rng(0)
+    m, n, k = 37, 53, 29
+    for ta in (0, 1):
+        for tb in (0, 1):
+            A = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+            B = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+            a = np.concatenate([np.full(5, np.nan, dtype), A.ravel()])
+            b = np.concatenate([np.full(3, np.nan, dtype), B.ravel()])
+            c = np.full(7 + m * n + 4, -1.0, dtype)
+            _gemm(ta, tb, m, n, k, a, 5, A.shape[1], b, 3, B.shape[1], c, 7, n)
+            want = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+            got = c[7:7 + m * n].reshape(m, n)
+            scale = np.max(np.abs(want))
+            assert np.max(np.abs(got - want)) <= TOL[dtype] * scale * k, (ta, tb)
+            assert np.all(c[:7] == -1.0) and np.all(c[7 + m * n:] == -1.0)  # nothing else
+
+
+def train_through_blas(dtype):
+    """Parameters after two epochs of a network whose products take BLAS."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((256, 64)).astype(dtype)
+    labels = rng.integers(0, 10, 256)
+    net = fastbp.Network([64, 128, 96, 10], ["tanh", "relu", "softmax"], dtype=dtype, seed=0)
+    net.fit(X, labels, epochs=2, batch_size=64, optimizer=fastbp.Adam(lr=1e-3),
+            loss="cross_entropy", seed=0, progress=False)
+    value, grad = net.loss_and_gradient(X[:128], labels[:128], loss="cross_entropy")
+    return net.params, grad
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gemm_matches_numpy(dtype):
+    check_gemm(dtype)
+
+
+def test_numpy_openblas_is_used_where_numpy_ships_it():
+    top = os.path.dirname(os.path.dirname(np.__file__))
+    ships = glob.glob(os.path.join(top, "numpy.libs", "libscipy_openblas64_*"))
+    if os.environ.get("FASTBP_BLAS") == "scipy":
+        assert blas.BACKEND == "scipy"
+    elif ships:
+        assert blas.BACKEND == "numpy"
+
+
+_CHILD = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+import test_blas
+from fastbp._kernels import blas
+assert blas.BACKEND == "scipy", blas.BACKEND
+for dtype in (np.float64, np.float32):
+    test_blas.check_gemm(dtype)
+    params, grad = test_blas.train_through_blas(dtype)
+    np.save({out!r} + "-" + np.dtype(dtype).name + "-params.npy", params)
+    np.save({out!r} + "-" + np.dtype(dtype).name + "-grad.npy", grad)
+print("ok")
+"""
+
+
+def test_scipy_backend_multiplies_and_trains_as_the_default():
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "scipy")
+        code = _CHILD.format(tests=os.path.dirname(__file__), out=out)
+        env = {**os.environ, "FASTBP_BLAS": "scipy", "NUMBA_CACHE_DIR": os.path.join(tmp, "c")}
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.strip().endswith("ok")
+        for dtype in (np.float64, np.float32):
+            params, grad = train_through_blas(dtype)
+            name = np.dtype(dtype).name
+            other = np.load(f"{out}-{name}-params.npy"), np.load(f"{out}-{name}-grad.npy")
+            for mine, theirs in zip((params, grad), other):
+                assert np.max(np.abs(mine - theirs)) <= 1e3 * TOL[dtype] * np.max(np.abs(mine))
