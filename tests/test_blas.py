@@ -6,6 +6,8 @@ SciPy's.  Each multiplies every form fastbp uses, at offsets into flat
 buffers, against NumPy's matmul, and trains a network whose layers take BLAS.
 """
 import glob
+import itertools
+import json
 import os
 import subprocess
 import sys
@@ -29,20 +31,19 @@ def _gemm(ta, tb, m, n, k, a, a0, lda, b, b0, ldb, c, c0, ldc):
 def check_gemm(dtype):
     """Every op combination at offsets: C = op(A) op(B), m x n, inner k."""
     rng = np.random.default_rng(0)
-    m, n, k = 37, 53, 29
-    for ta in (0, 1):
-        for tb in (0, 1):
-            A = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
-            B = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
-            a = np.concatenate([np.full(5, np.nan, dtype), A.ravel()])
-            b = np.concatenate([np.full(3, np.nan, dtype), B.ravel()])
-            c = np.full(7 + m * n + 4, -1.0, dtype)
-            _gemm(ta, tb, m, n, k, a, 5, A.shape[1], b, 3, B.shape[1], c, 7, n)
-            want = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
-            got = c[7:7 + m * n].reshape(m, n)
-            scale = np.max(np.abs(want))
-            assert np.max(np.abs(got - want)) <= TOL[dtype] * scale * k, (ta, tb)
-            assert np.all(c[:7] == -1.0) and np.all(c[7 + m * n:] == -1.0)  # nothing else
+    # OpenBLAS's small-matrix kernels, and its blocked ones
+    for (m, n, k), ta, tb in itertools.product([(37, 53, 29), (130, 260, 70)], (0, 1), (0, 1)):
+        A = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+        B = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+        a = np.concatenate([np.full(5, np.nan, dtype), A.ravel(), np.full(2, np.nan, dtype)])
+        b = np.concatenate([np.full(3, np.nan, dtype), B.ravel(), np.full(4, np.nan, dtype)])
+        c = np.full(7 + m * n + 4, -1.0, dtype)
+        _gemm(ta, tb, m, n, k, a, 5, A.shape[1], b, 3, B.shape[1], c, 7, n)
+        want = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)
+        got = c[7:7 + m * n].reshape(m, n)
+        scale = np.max(np.abs(want))
+        assert np.max(np.abs(got - want)) <= TOL[dtype] * scale * k, (m, ta, tb)
+        assert np.all(c[:7] == -1.0) and np.all(c[7 + m * n:] == -1.0)  # nothing else
 
 
 def train_through_blas(dtype):
@@ -63,42 +64,59 @@ def test_gemm_matches_numpy(dtype):
 
 
 def test_numpy_openblas_is_used_where_numpy_ships_it():
-    top = os.path.dirname(os.path.dirname(np.__file__))
-    ships = glob.glob(os.path.join(top, "numpy.libs", "libscipy_openblas64_*"))
-    if os.environ.get("FASTBP_BLAS") == "scipy":
+    ships = [path for pattern in blas.NUMPY_PATTERNS for path in glob.glob(pattern)]
+    if os.environ.get("FASTBP_BLAS") == "scipy" or not ships:
         assert blas.BACKEND == "scipy"
-    elif ships:
+    else:
         assert blas.BACKEND == "numpy"
 
 
 _CHILD = """
-import sys
+import json, sys
 import numpy as np
 sys.path.insert(0, {tests!r})
 import test_blas
-from fastbp._kernels import blas
-assert blas.BACKEND == "scipy", blas.BACKEND
+from fastbp._kernels import blas, training
 for dtype in (np.float64, np.float32):
     test_blas.check_gemm(dtype)
     params, grad = test_blas.train_through_blas(dtype)
     np.save({out!r} + "-" + np.dtype(dtype).name + "-params.npy", params)
     np.save({out!r} + "-" + np.dtype(dtype).name + "-grad.npy", grad)
-print("ok")
+stats = training.epoch.stats
+print(json.dumps({{"backend": blas.BACKEND, "hits": sum(stats.cache_hits.values()),
+                   "misses": sum(stats.cache_misses.values())}}))
 """
 
 
-def test_scipy_backend_multiplies_and_trains_as_the_default():
+def run_child(tmp, name, backend):
+    out = os.path.join(tmp, name)
+    env = {**os.environ, "NUMBA_CACHE_DIR": os.path.join(tmp, "cache")}
+    env.pop("FASTBP_BLAS", None)
+    if backend:
+        env["FASTBP_BLAS"] = backend
+    done = subprocess.run([sys.executable, "-c", _CHILD.format(tests=os.path.dirname(__file__),
+                                                                out=out)],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    results = {np.dtype(dtype).name: (np.load(f"{out}-{np.dtype(dtype).name}-params.npy"),
+                                      np.load(f"{out}-{np.dtype(dtype).name}-grad.npy"))
+               for dtype in (np.float64, np.float32)}
+    return report, results
+
+
+def test_both_backends_multiply_train_and_share_a_cache():
+    """SciPy's backend compiles into a new cache; a process on NumPy's backend
+    then loads those kernels (which call SciPy's BLAS by name) and computes
+    the very same; both agree with this process's kernels to rounding."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "scipy")
-        code = _CHILD.format(tests=os.path.dirname(__file__), out=out)
-        env = {**os.environ, "FASTBP_BLAS": "scipy", "NUMBA_CACHE_DIR": os.path.join(tmp, "c")}
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, timeout=900)
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert done.stdout.strip().endswith("ok")
-        for dtype in (np.float64, np.float32):
-            params, grad = train_through_blas(dtype)
-            name = np.dtype(dtype).name
-            other = np.load(f"{out}-{name}-params.npy"), np.load(f"{out}-{name}-grad.npy")
-            for mine, theirs in zip((params, grad), other):
-                assert np.max(np.abs(mine - theirs)) <= 1e3 * TOL[dtype] * np.max(np.abs(mine))
+        compiled, scipy_results = run_child(tmp, "scipy", "scipy")
+        loaded, loaded_results = run_child(tmp, "loaded", None)
+    assert compiled["backend"] == "scipy" and compiled["misses"] > 0
+    assert loaded["backend"] == blas.BACKEND and loaded["hits"] > 0 and loaded["misses"] == 0
+    for dtype in (np.float64, np.float32):
+        name = np.dtype(dtype).name
+        for theirs, again in zip(scipy_results[name], loaded_results[name]):
+            np.testing.assert_array_equal(again, theirs)  # the same cached code
+        for mine, theirs in zip(train_through_blas(dtype), scipy_results[name]):
+            assert np.max(np.abs(mine - theirs)) <= 1e3 * TOL[dtype] * np.max(np.abs(mine))

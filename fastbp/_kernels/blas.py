@@ -12,12 +12,16 @@ whichever BLAS ``BACKEND`` names:
 The compiled code calls a symbol by name (``_SYMBOLS``) that this module
 registers with LLVM before any kernel is compiled or loaded from the cache, so
 cached kernels link to this process's library, not to an address from the
-process that compiled them.  ``FASTBP_BLAS=scipy`` forces the second backend
-(the tests run both); the package's cache stamp includes the backend, so a
-change of backend recompiles.
+process that compiled them.  Both backends' symbols are registered wherever
+their libraries are found (NumPy's and SciPy's wheels ship them), whichever
+backend compiles new kernels: a kernel cached by a process on the other
+backend then still links (a symbol nobody registered would abort the process
+in LLVM).  ``FASTBP_BLAS=scipy`` makes newly compiled kernels use SciPy's
+(the tests run both); the package's cache stamp includes the backend.
 """
 import ctypes
 import glob
+import importlib.util
 import os
 
 import numpy as np
@@ -32,47 +36,71 @@ _SYMBOLS = {"numpy": {"float32": "fastbp_numpy_sgemm", "float64": "fastbp_numpy_
             "scipy": {"float32": "fastbp_scipy_sgemm", "float64": "fastbp_scipy_dgemm"}}
 
 
-def _numpy_openblas():
-    """NumPy's bundled scipy-openblas64, loaded, or None."""
-    top = os.path.dirname(os.path.dirname(np.__file__))
-    patterns = [os.path.join(top, "numpy.libs", "libscipy_openblas64_*"),
-                os.path.join(os.path.dirname(np.__file__), ".dylibs", "libscipy_openblas64_*")]
+def _load(patterns, names, already_loaded):
+    """{dtype: address of names[dtype]} from the first library matching
+    ``patterns`` that has them, or None.  ``already_loaded``: accept only a
+    library the process has loaded (the very copy its owner uses)."""
+    mode = ctypes.DEFAULT_MODE
+    if already_loaded and hasattr(os, "RTLD_NOLOAD"):
+        mode = os.RTLD_NOLOAD | os.RTLD_LAZY
     for pattern in patterns:
         for path in sorted(glob.glob(pattern)):
             try:
-                lib = ctypes.CDLL(path)
+                lib = ctypes.CDLL(path, mode=mode)
                 return {dtype: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
-                        for dtype, name in (("float32", "scipy_cblas_sgemm64_"),
-                                            ("float64", "scipy_cblas_dgemm64_"))}
+                        for dtype, name in names.items()}
             except (OSError, AttributeError):
                 continue
     return None
 
 
-def _scipy_blas():
-    """SciPy's Fortran sgemm and dgemm, as numba's np.dot finds them."""
-    from scipy.linalg import cython_blas
-    name_of = ctypes.pythonapi.PyCapsule_GetName
-    name_of.restype, name_of.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    pointer_of = ctypes.pythonapi.PyCapsule_GetPointer
-    pointer_of.restype, pointer_of.argtypes = ctypes.c_void_p, [ctypes.py_object,
-                                                                ctypes.c_char_p]
-    capsules = cython_blas.__pyx_capi__
-    return {dtype: pointer_of(capsules[name], name_of(capsules[name]))
+def _package_dir(name):
+    spec = importlib.util.find_spec(name)  # locates the package without importing it
+    return None if spec is None else spec.submodule_search_locations[0]
+
+
+_NUMPY_DIR = os.path.dirname(np.__file__)
+NUMPY_PATTERNS = [os.path.join(os.path.dirname(_NUMPY_DIR), "numpy.libs", "libscipy_openblas64_*"),
+                  os.path.join(_NUMPY_DIR, ".dylibs", "libscipy_openblas64_*")]
+
+
+def _numpy_openblas():
+    """NumPy's bundled scipy-openblas64 (CBLAS, 64-bit integers), or None."""
+    return _load(NUMPY_PATTERNS, {"float32": "scipy_cblas_sgemm64_",
+                                  "float64": "scipy_cblas_dgemm64_"}, already_loaded=True)
+
+
+def _scipy_blas(required):
+    """SciPy's Fortran sgemm and dgemm (32-bit integers): from its bundled
+    OpenBLAS, without importing SciPy, else (``required``) as numba's np.dot
+    finds them, through scipy.linalg.cython_blas (0.2 s to import)."""
+    scipy_dir = _package_dir("scipy")
+    if scipy_dir is not None:
+        top = os.path.dirname(scipy_dir)
+        found = _load([os.path.join(top, "scipy.libs", "libscipy_openblas-*"),
+                       os.path.join(scipy_dir, ".dylibs", "libscipy_openblas*")],
+                      {"float32": "scipy_sgemm_", "float64": "scipy_dgemm_"},
+                      already_loaded=False)
+        if found is not None or not required:
+            return found
+    from numba.extending import get_cython_function_address
+    return {dtype: get_cython_function_address("scipy.linalg.cython_blas", name)
             for dtype, name in (("float32", "sgemm"), ("float64", "dgemm"))}
 
 
 def _choose():
-    if os.environ.get("FASTBP_BLAS", "numpy") != "scipy":
-        found = _numpy_openblas()
-        if found is not None:
-            return "numpy", found
-    return "scipy", _scipy_blas()
+    numpy_blas = _numpy_openblas()
+    backend = "numpy"
+    if numpy_blas is None or os.environ.get("FASTBP_BLAS") == "scipy":
+        backend = "scipy"
+    return backend, {"numpy": numpy_blas, "scipy": _scipy_blas(backend == "scipy")}
 
 
-BACKEND, _ADDRESSES = _choose()
-for _dtype, _address in _ADDRESSES.items():
-    _llvm.add_symbol(_SYMBOLS[BACKEND][_dtype], _address)
+BACKEND, _FOUND = _choose()
+for _backend, _addresses in _FOUND.items():
+    for _dtype, _address in (_addresses or {}).items():
+        _llvm.add_symbol(_SYMBOLS[_backend][_dtype], _address)
+
 
 _ROW_MAJOR, _NO_TRANS = 101, 111  # CBLAS enums; transposed is _NO_TRANS + 1
 
@@ -93,8 +121,9 @@ def gemm(typingctx, ta, tb, m, n, k, a, a0, lda, b, b0, ldb, c, c0, ldc):
     nonzero: that operand is stored transposed.  a, b, c: 1-D arrays of one
     float dtype."""
     arrays = (a, b, c)
-    if not all(isinstance(x, types.Array) and x.ndim == 1 and x.dtype == c.dtype
-               for x in arrays) or c.dtype not in (types.float32, types.float64):
+    if not all(isinstance(x, types.Array) and x.ndim == 1 and x.layout == "C"
+               and x.dtype == c.dtype for x in arrays) or c.dtype not in (types.float32,
+                                                                           types.float64):
         return None
     index = types.intp
     sig = types.void(index, index, index, index, index, a, index, index, b, index, index, c,
