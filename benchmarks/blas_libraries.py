@@ -23,6 +23,8 @@ import timeit
 import numpy as np
 from numba import njit
 
+from fastbp._kernels import blas
+
 # (batch m, n_in, n_out, dtype): the layers of the mnist and wide workloads.
 LAYERS = [(128, 784, 256, np.float32), (128, 256, 128, np.float32),
           (256, 1024, 1024, np.float32)]
@@ -71,7 +73,6 @@ def main(layers=LAYERS, repeats=None):
     (by default about 0.2 GFLOP's worth); tests pass small layers and few."""
     rng = np.random.default_rng(0)
     peers = _peers()
-    from fastbp._kernels import blas
     print(f"fastbp's products call the {blas.BACKEND} backend (fastbp._kernels.blas)")
     names = ["SciPy BLAS", "NumPy BLAS"] + list(peers)
     print(f"{'product':17s} {'(m, n_in, n_out)':17s} " + " ".join(f"{n:>19s}" for n in names)
@@ -81,15 +82,14 @@ def main(layers=LAYERS, repeats=None):
         A = rng.standard_normal((n_out, n_in)).astype(dtype)
         K = rng.standard_normal((m, n_out)).astype(dtype)
         X, dA, dY = (np.empty(s, dtype) for s in ((m, n_out), (n_out, n_in), (m, n_in)))
-        products = {  # name: (fastbp's form, its operands as matmul takes them)
-            "forward Y A^T": (lambda: _forward(Y, A, X), (Y, A.T)),
-            "param grad K^T Y": (lambda: _parameter_gradient(K, Y, dA), (K.T, Y)),
-            "input grad K A": (lambda: _input_gradient(K, A, dY), (K, A)),
+        products = {  # name: (SciPy's, through numba; matmul's operands; the result)
+            "forward Y A^T": (lambda: _forward(Y, A, X), (Y, A.T), X),
+            "param grad K^T Y": (lambda: _parameter_gradient(K, Y, dA), (K.T, Y), dA),
+            "input grad K A": (lambda: _input_gradient(K, A, dY), (K, A), dY),
         }
-        outs = {"forward Y A^T": X, "param grad K^T Y": dA, "input grad K A": dY}
         calls_each = repeats or max(3, int(2e8 / (m * n_in * n_out)))
-        for name, (ours, (a, b)) in products.items():
-            calls = [ours, lambda a=a, b=b, out=outs[name]: np.matmul(a, b, out=out)]
+        for name, (ours, (a, b), out) in products.items():
+            calls = [ours, lambda a=a, b=b, out=out: np.matmul(a, b, out=out)]
             for run, convert in peers.values():
                 # Each peer's operands in its own form, made once, outside the timing.
                 pa, pb = convert(np.ascontiguousarray(a)), convert(np.ascontiguousarray(b))

@@ -36,7 +36,6 @@ W2 = B1 + N1
 B2 = W2 + N2 * N1
 W3 = B2 + N2
 B3 = W3 + N2
-N_PARAMS = B3 + 1
 
 
 def _specialised(with_tanh, reordered=False):
@@ -47,7 +46,8 @@ def _specialised(with_tanh, reordered=False):
         w1, b1 = params[W1:B1], params[B1:W2]
         w2, b2 = params[W2:B2], params[B2:W3]
         w3 = params[W3:B3]
-        a1, a2, d2, g1 = work[0:N1], work[N1:N1 + N2], work[32:32 + N2], work[48:48 + N1]
+        a1, a2 = work[:N1], work[N1:N1 + N2]
+        d2, g1 = work[N1 + N2:N1 + 2 * N2], work[N1 + 2 * N2:2 * N1 + 2 * N2]
         total = 0.0
         for s in range(X.shape[0]):
             x0, x1 = X[s, 0], X[s, 1]

@@ -20,7 +20,13 @@ from numba import njit
 import fastbp
 from fastbp._kernels import blas
 
+DTYPES = [np.float64, np.float32]
 TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def result_names(dtype):
+    """Names of ``train_through_blas``'s two results, as the child saves them."""
+    return [f"{np.dtype(dtype).name}-{what}" for what in ("params", "grad")]
 
 
 @njit
@@ -58,7 +64,7 @@ def train_through_blas(dtype):
     return net.params, grad
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm_matches_numpy(dtype):
     check_gemm(dtype)
 
@@ -77,11 +83,11 @@ import numpy as np
 sys.path.insert(0, {tests!r})
 import test_blas
 from fastbp._kernels import blas, training
-for dtype in (np.float64, np.float32):
+results = {{}}
+for dtype in test_blas.DTYPES:
     test_blas.check_gemm(dtype)
-    params, grad = test_blas.train_through_blas(dtype)
-    np.save({out!r} + "-" + np.dtype(dtype).name + "-params.npy", params)
-    np.save({out!r} + "-" + np.dtype(dtype).name + "-grad.npy", grad)
+    results.update(zip(test_blas.result_names(dtype), test_blas.train_through_blas(dtype)))
+np.savez({out!r}, **results)
 stats = training.epoch.stats
 print(json.dumps({{"backend": blas.BACKEND, "hits": sum(stats.cache_hits.values()),
                    "misses": sum(stats.cache_misses.values())}}))
@@ -99,10 +105,8 @@ def run_child(tmp, name, backend):
                           env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    results = {np.dtype(dtype).name: (np.load(f"{out}-{np.dtype(dtype).name}-params.npy"),
-                                      np.load(f"{out}-{np.dtype(dtype).name}-grad.npy"))
-               for dtype in (np.float64, np.float32)}
-    return report, results
+    with np.load(out + ".npz") as saved:
+        return report, {name: saved[name] for name in saved.files}
 
 
 def test_both_backends_multiply_train_and_share_a_cache():
@@ -114,9 +118,10 @@ def test_both_backends_multiply_train_and_share_a_cache():
         loaded, loaded_results = run_child(tmp, "loaded", None)
     assert compiled["backend"] == "scipy" and compiled["misses"] > 0
     assert loaded["backend"] == blas.BACKEND and loaded["hits"] > 0 and loaded["misses"] == 0
-    for dtype in (np.float64, np.float32):
-        name = np.dtype(dtype).name
-        for theirs, again in zip(scipy_results[name], loaded_results[name]):
-            np.testing.assert_array_equal(again, theirs)  # the same cached code
-        for mine, theirs in zip(train_through_blas(dtype), scipy_results[name]):
+    for dtype in DTYPES:
+        names = result_names(dtype)
+        for name in names:
+            np.testing.assert_array_equal(loaded_results[name], scipy_results[name])  # same code
+        for mine, name in zip(train_through_blas(dtype), names):
+            theirs = scipy_results[name]
             assert np.max(np.abs(mine - theirs)) <= 1e3 * TOL[dtype] * np.max(np.abs(mine))

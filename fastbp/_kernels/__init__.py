@@ -11,6 +11,9 @@ import pathlib
 
 from numba import njit
 
+# Registers the BLAS symbols kernels link to; imports nothing from this package.
+from . import blas
+
 
 def _drop_stale_cache():
     """Delete cached kernels compiled from other versions of these sources.
@@ -46,8 +49,6 @@ def _drop_stale_cache():
     except OSError:
         pass
 
-
-from . import blas  # noqa: E402  (registers the BLAS symbols; no kernels)
 
 _drop_stale_cache()
 
