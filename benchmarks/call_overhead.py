@@ -1,5 +1,5 @@
 """Where a tiny ``train_step`` call's time goes: the whole call, the compiled
-kernel called directly (as ``Network._call`` does) and through numba's
+kernel called directly (as ``Engine.call`` does) and through numba's
 dispatcher, a no-op kernel with the same arguments (compiled as the entry
 points are, and with NRT; directly and through the dispatcher), and each
 piece of the Python around them.  Medians of 7 runs of 200,000 calls,
@@ -37,12 +37,15 @@ def main(calls=200_000):
     net = fastbp.Network([2, 16, 16, 1], ["tanh", "tanh", "identity"], seed=0)
     opt = fastbp.SGD(lr=0.01)
     net.train_step(X, T, opt)  # compiled (or loaded), workspace and state made
-    space = net._workspace(1)
-    args = (net._params, net._layers, 0, X, T, _checks.NO_LABELS, space.work, opt._hyper)
-    kernel, sizes, dtype = net._kernels.sample_step, net.sizes, net.dtype
+    engine = net._engine  # the seam between the network and its compiled calls
+    space = engine.workspace(1)
+    update = opt.bind(net.params)
+    args = (net.params, engine.layers, 0, X, T, _checks.NO_LABELS, space.work, update.hyper)
+    kernel, sizes, dtype = engine.entries.sample_step, net.sizes, net.dtype
+    no_rows = engine.no_target
     _no_op_entry(*args)
     _no_op_nrt(*args)
-    direct, no_op_direct = net._direct["sample_step"], entries.direct(_no_op_entry, args)
+    direct, no_op_direct = engine._direct["sample_step"], entries.direct(_no_op_entry, args)
     with_ext = args + (None,)  # the direct calls take the omitted ext too
     parts = {
         "train_step": lambda: net.train_step(X, T, opt),
@@ -51,10 +54,11 @@ def main(calls=200_000):
         "no-op direct": lambda: no_op_direct(*with_ext),
         "no-op, same args": lambda: _no_op_entry(*args),
         "no-op with NRT": lambda: _no_op_nrt(*args),
-        "_checks.batch": lambda: _checks.batch(X, T, 0, sizes[0], sizes[-1], dtype),
-        "_workspace": lambda: net._workspace(1),
-        "_kernel_args": lambda: opt._kernel_args(net._params),
-        "_loss_code": lambda: net._loss_code("sse"),
+        "_checks.batch": lambda: _checks.batch(X, T, 0, sizes[0], sizes[-1], dtype, no_rows),
+        "_checks.kernel_form": lambda: _checks.kernel_form(X, T, 0, dtype, no_rows),
+        "workspace": lambda: engine.workspace(1),
+        "update_for": lambda: opt.update_for(net.params),
+        "loss_code": lambda: engine.loss_code("sse"),
         "isinstance": lambda: isinstance(opt, Optimizer),
         "nothing": lambda: None,
     }

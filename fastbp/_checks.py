@@ -1,9 +1,18 @@
-"""The one door: every check on user input, and the conversions it implies.
+"""The one door: every check on user input, the conversions it implies, and
+every message a refusal gets.
 
 Each function either returns its argument converted to what the kernels need
 (dtype, C order, 2-D) or raises a ``TypeError``/``ValueError`` that names the
 argument, says what was expected and what was given.  Nothing here touches a
 network's state, so a refused call leaves everything as it was.
+
+Validation has two parts.  The checks that decide the compiled types (array,
+dtype, dimensions) run here, always.  The scans of shapes and values of
+arrays already in the kernels' form are left to the kernels' own guard
+(``fastbp._kernels.scans.check_batch``), which returns a status before it
+writes anything; ``refused`` then runs the full checks here, so the message
+is the same either way.  At batch 1 a separate scan would cost as much as the
+step (docs/decisions/0012-finiteness-scans.md).
 """
 import functools
 import numbers
@@ -12,7 +21,7 @@ import operator
 import numpy as np
 
 from ._kernels import activations, custom, losses, status
-from ._kernels.passes import first_nonfinite
+from ._kernels.scans import first_nonfinite
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -32,7 +41,26 @@ def network_dtype(dtype):
     return resolved
 
 
+def widths(values, name, at_least):
+    """A tuple of at least ``at_least`` positive ints from a sequence of widths."""
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(f"{name}: expected a sequence of layer widths, got {values!r}") from None
+    if len(values) < at_least:
+        raise ValueError(f"{name}: expected at least {at_least} widths, got {list(values)}")
+    checked = []
+    for i, width in enumerate(values):
+        if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+            raise TypeError(f"{name}[{i}]: expected a positive integer, got {width!r}")
+        if width < 1:
+            raise ValueError(f"{name}[{i}]: expected a positive integer width, got {width}")
+        checked.append(operator.index(width))
+    return tuple(checked)
+
+
 def sizes(values):
+    """A network's layer widths, inputs first."""
     try:
         values = tuple(values)
     except TypeError:
@@ -40,14 +68,7 @@ def sizes(values):
     if len(values) < 2:
         raise ValueError(
             f"sizes: expected at least two widths (inputs and outputs), got {list(values)}")
-    checked = []
-    for i, width in enumerate(values):
-        if isinstance(width, bool) or not isinstance(width, numbers.Integral):
-            raise TypeError(f"sizes[{i}]: expected a positive integer, got {width!r}")
-        if width < 1:
-            raise ValueError(f"sizes[{i}]: expected a positive integer width, got {width}")
-        checked.append(operator.index(width))
-    return tuple(checked)
+    return widths(values, "sizes", 2)
 
 
 def activation_code(name, where="activation"):
@@ -106,8 +127,8 @@ def numeric(value, name):
 
 def finite(array, name):
     # NaN and infinity carry into a sum, so a finite sum clears the array at
-    # NumPy's speed without a compiled scan (0.2-0.3 s of a cold fit).  A sum
-    # that overflowed has no bad value to find: the scan looks.
+    # NumPy's speed without compiling a scan (which would add to a cold fit).
+    # A sum that overflowed may hold no bad value: the scan looks.
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.add.reduce(array, axis=None)
     if np.isfinite(total):
@@ -161,7 +182,7 @@ def targets(T, loss, m, one, width, dtype, name="T", scan=True):
         if loss == losses.CROSS_ENTROPY and T.dtype == np.int64 and T.shape == (m,):
             if scan:
                 labels_in_range(T, width, name)
-            return _no_rows(width, dtype), T
+            return empty_rows(width, dtype), T
     array = numeric(T, name)
     rows_shape = (width,) if one else (m, width)
     label_shape = () if one else (m,)
@@ -173,43 +194,58 @@ def targets(T, loss, m, one, width, dtype, name="T", scan=True):
         labels = np.ascontiguousarray(array, dtype=np.int64).reshape(m)
         if scan:
             labels_in_range(labels, width, name)
-        return _no_rows(width, dtype), labels
+        return empty_rows(width, dtype), labels
     if array.shape != rows_shape:
-        hint = ""
+        hint = advice = ""
         if loss == losses.CROSS_ENTROPY:
             hint = f" or integer class labels of shape {label_shape}"
         elif array.shape == (m,) and width == 1:
             hint = "; use T.reshape(-1, 1)"
+        elif array.dtype.kind in "iu" and array.shape == label_shape:
+            advice = ("; integer class labels need loss='cross_entropy' (with a softmax "
+                      "output layer)")
         raise ValueError(
             f"{name}: expected shape {rows_shape} (one row of {width} outputs per sample "
-            f"of X){hint}, got {array.shape}")
+            f"of X){hint}, got {array.shape}{advice}")
     array = np.ascontiguousarray(array, dtype=dtype)
     if scan:
         finite(array, name)
     return array.reshape(m, width), NO_LABELS
 
 
-def batch(X, T, loss, n_in, n_out, dtype):
+def kernel_form(X, T, loss, dtype, no_rows):
+    """(target rows, labels) when X and T have the types the compiled calls
+    take (X a 2-D array of ``dtype``; T target rows of it, or int64 labels
+    for cross-entropy), else None.
+
+    The one predicate of the fast paths (``batch``'s and ``train_step``'s):
+    their order, shapes and values are left to the kernels' guard.
+    ``no_rows`` is the empty block that stands beside labels.
+    """
+    if (type(X) is _NDARRAY and type(T) is _NDARRAY and X.ndim == 2
+            and (X.dtype is dtype or X.dtype == dtype)):
+        if T.ndim == 2 and (T.dtype is dtype or T.dtype == dtype):
+            return T, NO_LABELS
+        if T.ndim == 1 and T.dtype == _INT64 and loss == losses.CROSS_ENTROPY:
+            return no_rows, T
+    return None
+
+
+def batch(X, T, loss, n_in, n_out, dtype, no_rows):
     """(X, target rows, labels, whether X was one 1-D sample, exact) for a
     training call.
 
-    Arrays already in the kernels' form take a fast path that checks only
-    what decides the compiled types (array, dtype, dimensions, and "carray":
-    C order, aligned, writeable) and X's width: the kernel checks the other
-    shapes and the values before it computes anything
-    (``passes.check_batch``) and ``refused`` explains its status.  At batch 1
-    the full checks cost as much as the step itself.  ``exact`` says the
-    fast path was taken: the arrays returned have the same numba types on
-    every such call, so the caller may skip numba's dispatch
-    (``entries.direct``).
+    Arrays in the kernels' form (``kernel_form``) and "carray" (C order,
+    aligned, writeable) with X ``n_in`` wide take a fast path: the kernel
+    checks their other shapes and their values before it computes anything
+    and ``refused`` explains its status.  ``exact`` says the fast path was
+    taken: the arrays returned have the same numba types on every such call,
+    so the caller may skip numba's dispatch (``_engine.Engine.call``).
     """
+    form = kernel_form(X, T, loss, dtype, no_rows)
     # X's width too: the caller sizes its workspace by X's rows.
-    if (type(X) is _NDARRAY and type(T) is _NDARRAY and X.dtype == dtype
-            and X.ndim == 2 and X.shape[1] == n_in and X.flags.carray and T.flags.carray):
-        if T.dtype == dtype and T.ndim == 2:
-            return X, T, NO_LABELS, False, True
-        if loss == losses.CROSS_ENTROPY and T.dtype == _INT64 and T.ndim == 1:
-            return X, _no_rows(n_out, dtype), T, False, True
+    if form is not None and X.shape[1] == n_in and X.flags.carray and T.flags.carray:
+        return (X,) + form + (False, True)
     X, one = samples(X, n_in, dtype, scan=False)
     target, labels = targets(T, loss, X.shape[0], one, n_out, dtype, scan=False)
     return X, target, labels, one, False
@@ -233,6 +269,17 @@ def labels_in_range(labels, n_classes, name="T"):
         raise ValueError(
             f"{name}: class labels must lie in [0, {n_classes}) for {n_classes} outputs; "
             f"found {labels[bad]} at index {bad}")
+
+
+def batch_values(X, one, target, labels, sizes, loss):
+    """Every check the kernels' guard makes of a batch (shapes, finite values,
+    labels in range), here, with its message; returns nothing if all pass."""
+    samples(X, sizes[0], X.dtype, scan=False)
+    targets(target if labels is NO_LABELS else labels, loss, X.shape[0], False, sizes[-1],
+            X.dtype, scan=False)
+    finite(X[0] if one else X, "X")
+    finite(target[0] if one and target.shape[0] else target, "T")
+    labels_in_range(labels, sizes[-1])
 
 
 def refused(code, X, one, target, labels, sizes, loss=None):
@@ -261,7 +308,7 @@ NO_LABELS = np.empty(0, dtype=np.int64)
 
 
 @functools.lru_cache(maxsize=None)
-def _no_rows(width, dtype):
+def empty_rows(width, dtype):
     # Kernels take targets and labels together; the unused one is empty.
     # Cached so that a call allocates nothing for it.
     return np.empty((0, width), dtype)

@@ -98,16 +98,7 @@ class _BaseMLP(BaseEstimator):
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            raise TypeError(f"hidden_layer_sizes: expected an int or a sequence of ints, "
-                            f"got {self.hidden_layer_sizes!r}") from None
-        for i, width in enumerate(sizes):
-            if (isinstance(width, bool) or not isinstance(width, numbers.Integral)
-                    or width < 1):
-                raise ValueError(f"hidden_layer_sizes[{i}]: expected a positive integer, "
-                                 f"got {width!r}")
+        sizes = _checks.widths(sizes, "hidden_layer_sizes", 0)
         names = self.activation
         if isinstance(names, str):
             names = (names,) * len(sizes)

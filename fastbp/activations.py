@@ -2,9 +2,9 @@
 import numpy as np
 
 from . import _checks, custom
-from ._kernels import activations as _kernels
+from ._kernels import activations as activation_kernels
 
-ACTIVATIONS = tuple(_kernels.CODES)
+ACTIVATIONS = tuple(activation_kernels.CODES)
 
 
 def jacobian(name, x):
@@ -32,8 +32,8 @@ def jacobian(name, x):
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"x: expected a non-empty 1-D array, got shape {x.shape}")
     x = _checks.samples(x, x.size, dtype, "x")[0][0]
-    if code >= _kernels.CUSTOM:
+    if code >= activation_kernels.CUSTOM:
         return custom.jacobian(code, x)
     jac = np.empty((x.size, x.size), dtype)
-    _kernels.jacobian(code, x, np.empty_like(x), jac)
+    activation_kernels.jacobian(code, x, np.empty_like(x), jac)
     return jac

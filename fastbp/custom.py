@@ -11,8 +11,8 @@ of it).  Networks using them get passes compiled with these functions inlined;
 import numpy as np
 
 from . import _checks
-from ._kernels import activations as _builtin
-from ._kernels import custom as _k
+from ._kernels import activations as activation_kernels
+from ._kernels import custom as hooks
 
 
 def _compiled(fn, name):
@@ -58,7 +58,7 @@ def register_activation(name, value, derivative=None, *, vjp=None):
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name: expected a non-empty string, got {name!r}")
-    if name in _builtin.CODES:
+    if name in activation_kernels.CODES:
         raise ValueError(f"name: {name!r} is a built-in activation; choose another name")
     _compiled(value, "value")
     if (derivative is None) == (vjp is None):
@@ -72,25 +72,25 @@ def register_activation(name, value, derivative=None, *, vjp=None):
                 out = _trial(label, lambda: fn(dtype(0.5)), f"a scalar function of {dtype.__name__}")
                 if not isinstance(out, (float, int, np.floating, np.integer)):
                     raise TypeError(f"{label}: expected it to return a number, got {out!r}")
-        return _k.register(name, "elementwise", value, derivative)
+        return hooks.register(name, "elementwise", value, derivative)
     _compiled(vjp, "vjp")
     for dtype in (np.float64, np.float32):
         xs, y, g = x.astype(dtype), np.zeros(3, dtype), np.ones(3, dtype)
         _trial("value", lambda: value(xs, y), f"value(x, y) on 1-D {dtype.__name__} arrays")
         _trial("vjp", lambda: vjp(xs, y, g), f"vjp(x, y, g) on 1-D {dtype.__name__} arrays")
-    return _k.register(name, "vector", value, vjp)
+    return hooks.register(name, "vector", value, vjp)
 
 
 def registered(names):
     """{name: (kind, value, derivative or vjp)} of the registered names among ``names``."""
-    return {name: _k.REGISTRY[name][1:] for name in names if name in _k.REGISTRY}
+    return {name: hooks.REGISTRY[name][1:] for name in names if name in hooks.REGISTRY}
 
 
 def restore(functions):
     """Register, after unpickling, what a network was built with (unless the
     same functions are already registered under those names)."""
     for name, (kind, value, second) in functions.items():
-        known = _k.REGISTRY.get(name)
+        known = hooks.REGISTRY.get(name)
         if known is None or known[2] is not value or known[3] is not second:
             keyword = {"derivative": second} if kind == "elementwise" else {"vjp": second}
             register_activation(name, value, **keyword)
@@ -98,9 +98,9 @@ def restore(functions):
 
 def entries(codes):
     """The compiled calls for a network with these activation codes."""
-    if max(codes) < _builtin.CUSTOM:
+    if max(codes) < activation_kernels.CUSTOM:
         return None
-    return _k.entries(_k.hook())
+    return hooks.entries(hooks.hook())
 
 
 def jacobian(code, x):
@@ -109,12 +109,12 @@ def jacobian(code, x):
     n = x.size
     work = np.zeros(3 * n, x.dtype)
     work[:n] = x
-    ext = _k.hook()
-    ext(_builtin.FORWARD, code, work, 0, n, 0, 1, n)
+    ext = hooks.hook()
+    ext(activation_kernels.FORWARD, code, work, 0, n, 0, 1, n)
     jac = np.empty((n, n), x.dtype)
     for b in range(n):
         work[2 * n:] = 0
         work[2 * n + b] = 1
-        ext(_builtin.VJP, code, work, 0, n, 2 * n, 1, n)
+        ext(activation_kernels.VJP, code, work, 0, n, 2 * n, 1, n)
         jac[:, b] = work[2 * n:]  # J^T e_b is column b of J^T, row b of J
     return jac.T.copy()

@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import _checks
+from .network import Network
 
 
 def gradcheck(net, X, T, loss="sse", *, h=1e-5, max_params=None, seed=0):
@@ -33,8 +34,6 @@ def gradcheck(net, X, T, loss="sse", *, h=1e-5, max_params=None, seed=0):
         ``floor`` is 1e-6 of the largest |d_i|, so components that are zero up
         to rounding do not count as relative errors.
     """
-    from .network import Network  # the module imports this one's package
-
     if not isinstance(net, Network):
         raise TypeError(f"net: expected a fastbp.Network, got {type(net).__name__}")
     h = _checks.positive_number(h, "h")

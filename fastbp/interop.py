@@ -1,44 +1,17 @@
-"""PyTorch interchange: ``from_torch`` and ``Network.to_torch``.
+"""``fastbp.from_torch``: a network from a ``torch.nn.Sequential``
+(the way back is ``Network.to_torch``, in ``_torch.py``).
 
 PyTorch is optional: it is imported inside the functions, never when fastbp is.
-A fastbp layer i is ``Linear(n_{i-1}, n_i)`` followed by its activation module;
-``nn.Linear.weight`` is ``(n_out, n_in)`` row-major, the layout of ``A_i`` in
-``net.weights``, so parameters are copied block for block, unchanged.
 """
 import numpy as np
 
 from . import _checks
 from ._kernels.elementwise import LEAKY_SLOPE
-
-# torch's Softplus returns x itself where beta * x > threshold; fastbp's softplus
-# is log(1 + e^x) everywhere.  The two differ by log1p(e^-x) < e^-threshold there:
-# at most 2.1e-9 (1e-10 relative) for the default threshold of 20 -- below
-# float32's resolution at 20 (1.9e-6), visible in float64.
-SOFTPLUS_THRESHOLD = 20.0
-
-# fastbp activation -> (torch.nn class, the arguments to_torch builds it with).
-MODULES = {
-    "identity": ("Identity", {}),
-    "tanh": ("Tanh", {}),
-    "sigmoid": ("Sigmoid", {}),
-    "relu": ("ReLU", {}),
-    "leaky_relu": ("LeakyReLU", {"negative_slope": LEAKY_SLOPE}),
-    "softplus": ("Softplus", {"beta": 1.0, "threshold": SOFTPLUS_THRESHOLD}),
-    "softmax": ("Softmax", {"dim": -1}),
-}
+from ._torch import MODULES, SOFTPLUS_THRESHOLD, torch_module
+from .network import Network
 
 _SUPPORTED = ("nn.Linear and the activations "
               + ", ".join(f"nn.{cls}" for cls, _ in MODULES.values()))
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            "PyTorch interchange needs PyTorch, which is not installed: "
-            "pip install fastbp[test] (or pip install torch==2.13.0)") from None
-    return torch
 
 
 def _is(layer, cls):
@@ -202,9 +175,7 @@ def from_torch(module, dtype=None):
     ImportError
         PyTorch is not installed.
     """
-    from .network import Network
-
-    torch = _torch()
+    torch = torch_module()
     nn = torch.nn
     if not _is(module, nn.Sequential):
         got = type(module).__name__
@@ -228,26 +199,3 @@ def from_torch(module, dtype=None):
                 view[...] = values.numpy()
                 _checks.finite(view, f"{where}.{what}")
     return net
-
-
-def to_torch(net):
-    """``net`` as a ``torch.nn.Sequential``; see ``Network.to_torch``."""
-    torch = _torch()
-    nn = torch.nn
-    dtype = getattr(torch, net.dtype.name)
-    modules = []
-    for i, name in enumerate(net.activations):
-        if name not in MODULES:
-            raise ValueError(
-                f"net: activation {name!r} of layer {i} is registered with fastbp only; "
-                "PyTorch has no module for it")
-    for w, b, name in zip(net.weights, net.biases, net.activations):
-        n_out, n_in = w.shape
-        # skip_init: no random initialisation, so torch's global RNG is left alone.
-        linear = nn.utils.skip_init(nn.Linear, n_in, n_out, dtype=dtype)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w))
-            linear.bias.copy_(torch.from_numpy(b))
-        cls, kwargs = MODULES[name]
-        modules += [linear, getattr(nn, cls)(**kwargs)]
-    return nn.Sequential(*modules)

@@ -60,8 +60,9 @@ class LBFGS:
                 f"max_evals={self.max_evals}, weight_decay={self.weight_decay})")
 
 
-def objective(net, code, X, target, labels, weight_decay):
-    """``f(p) -> (value, gradient)`` in float64 over all of (X, target/labels).
+def objective(net, engine, code, X, target, labels, weight_decay):
+    """``f(p) -> (value, gradient)`` in float64 over all of (X, target/labels),
+    computed by ``engine`` for ``net``.
 
     Mean losses are averaged over chunks weighted by their rows, so the value
     is the loss of the whole set in the loss's own convention.  A non-finite
@@ -72,24 +73,20 @@ def objective(net, code, X, target, labels, weight_decay):
     total = np.empty(net.n_params)
     use_labels = labels.size > 0
     summed = code == SSE  # a sum over samples, not a mean
-    kernel = net._kernels.loss_and_gradient
 
     def f(p):
         f.evaluations += 1
-        space = net._workspace(rows)
         net.params[...] = p  # converts to the network's dtype
         value = 0.0
         total[...] = 0.0
         for lo in range(0, n, rows):
             hi = min(n, lo + rows)
             weight = 1.0 if summed else (hi - lo) / n
-            chunk_value, _ = kernel(
-                net.params, net._layers, code, X[lo:hi],
-                target if use_labels else target[lo:hi],
-                labels[lo:hi] if use_labels else labels,
-                space.work, space.grad, net._no_grad_inp)
+            chunk_value, grad = engine.gradient(
+                net.params, code, X[lo:hi], target if use_labels else target[lo:hi],
+                labels[lo:hi] if use_labels else labels, rows)
             value += weight * chunk_value
-            total[...] += weight * space.grad
+            total[...] += weight * grad
         if weight_decay:
             value += 0.5 * weight_decay * float(p @ p)
             total[...] += weight_decay * p
@@ -101,12 +98,12 @@ def objective(net, code, X, target, labels, weight_decay):
     return f
 
 
-def run(net, optimizer, code, X, target, labels, epochs, after_epoch):
+def run(net, engine, optimizer, code, X, target, labels, epochs, after_epoch):
     """Minimise; ``after_epoch(value, seconds)`` after each iteration returns
     True to stop.  The network ends with the last accepted iterate."""
-    from scipy.optimize import minimize  # SciPy is a dependency; imported when used
+    from scipy.optimize import minimize  # imported when used: it takes a while
 
-    f = objective(net, code, X, target, labels, optimizer.weight_decay)
+    f = objective(net, engine, code, X, target, labels, optimizer.weight_decay)
     accepted = net.params.astype(np.float64)  # the last iterate L-BFGS accepted
     clock = time.perf_counter()
 

@@ -1,36 +1,12 @@
 """``Network``: the object users hold, a thin layer over the compiled passes."""
-import threading
-
 import numpy as np
 
-from . import _checks, custom, interop, io, layout, training
-from ._kernels import entries, passes, status
-from ._kernels.entries import BUILTIN
+from . import _archive, _checks, _torch, custom, layout, training
+from ._engine import Engine
 from ._kernels.losses import CROSS_ENTROPY, MSE
-from .optimizers import Optimizer
-
-# Globals for train_step's fast path: one lookup less each.
-_NDARRAY, _NO_LABELS, _OK = np.ndarray, _checks.NO_LABELS, status.OK
-_BAD_LAYOUT = status.BAD_LAYOUT
-_INT64 = np.dtype(np.int64)
 
 # Initialisation by activation: He for the relu family, Glorot otherwise.
 _HE = ("relu", "leaky_relu", "softplus")
-
-
-class _Workspace:
-    """Forward/backward buffers for up to ``rows`` samples, reused across calls.
-
-    ``work`` holds a training step's gradient (``grad``, a view of its start),
-    then X_i, Y_i and the deltas K_i (layout in ``_kernels.passes``); a batch
-    of m <= rows samples uses the first part of each region.
-    """
-
-    def __init__(self, rows, units, widest, n_params, dtype):
-        self.rows = rows
-        room = passes.grad_room(n_params)
-        self.work = np.empty(room + rows * (2 * units + 2 * widest), dtype)
-        self.grad = self.work[:n_params]
 
 
 class Network:
@@ -61,9 +37,6 @@ class Network:
         (A_{i+1} of the derivation), ``biases[i]`` has shape ``(sizes[i+1],)``.
     """
 
-    # The compiled calls this network makes (built-in activations: the cached set).
-    _kernels = BUILTIN
-
     def __init__(self, sizes, activations, dtype=np.float64, seed=None):
         dtype = _checks.network_dtype(dtype)
         sizes = _checks.sizes(sizes)
@@ -75,21 +48,9 @@ class Network:
         self._sizes = sizes
         self._activations = names
         self._dtype = dtype
-        self._layers = layout.layer_table(sizes, codes)
-        entries = custom.entries(codes)
-        if entries is not None:  # passes compiled with registered activations
-            self._kernels = entries
-        self._params = np.zeros(layout.n_params(sizes), dtype)
-        self.weights, self.biases = self.split(self._params)
-        self._units = sum(sizes[1:])
-        self._widest = max(sizes)
-        self._no_grad_inp = np.empty((0, sizes[0]), dtype)
-        self._no_target = _checks._no_rows(sizes[-1], dtype)  # beside labels
-        self._loss_codes = {}
-        # entry name -> its compiled code, called directly (by _call, and by
-        # train_step's fast path)
-        self._direct = {}
-        self._local = threading.local()
+        self._engine = Engine(sizes, codes, names[-1], dtype)
+        self._params = np.zeros(self._engine.n_params, dtype)
+        self.weights, self.biases = layout.split(self._params, self._engine.layers)
 
     def _initialise(self, rng):
         for w, name in zip(self.weights, self._activations):
@@ -140,28 +101,17 @@ class Network:
         """(weights, biases) as lists of views into ``flat``, a 1-D array in the
         parameter layout (``params``, a gradient, an optimizer state)."""
         flat = np.asarray(flat)
-        if flat.ndim != 1 or flat.size != layout.n_params(self._sizes):
+        if flat.ndim != 1 or flat.size != self._params.size:
             raise ValueError(
-                f"flat: expected a 1-D array of {layout.n_params(self._sizes)} values, "
+                f"flat: expected a 1-D array of {self._params.size} values, "
                 f"got shape {flat.shape}")
-        return layout.split(flat, self._sizes)
+        return layout.split(flat, self._engine.layers)
 
     def __repr__(self):
         return (f"Network(sizes={list(self._sizes)}, activations={list(self._activations)}, "
                 f"dtype=np.{self._dtype.name})")
 
-    # --- buffers ---------------------------------------------------------
-
-    def _workspace(self, m):
-        """This thread's workspace, grown to at least m rows.
-
-        Per thread, so concurrent calls on one network never share buffers.
-        """
-        space = getattr(self._local, "space", None)
-        if space is None or space.rows < m:
-            space = self._local.space = _Workspace(
-                m, self._units, self._widest, self._params.size, self._dtype)
-        return space
+    # --- pickling --------------------------------------------------------
 
     def __getstate__(self):
         # Registered activations travel with the network (numba pickles
@@ -183,15 +133,8 @@ class Network:
     def forward(self, X):
         """Network outputs for X: (m, sizes[0]) -> (m, sizes[-1]); 1-D -> 1-D."""
         X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
-        space = self._workspace(min(X.shape[0], layout.CHUNK_ROWS))
-        y = np.empty((X.shape[0], self._sizes[-1]), self._dtype)
-        # X is 2-D, C-ordered and of the network's dtype now: aligned and
-        # writeable too, it has the one type the direct call takes (_call).
-        code = self._call("predict", X.flags.carray and self._params.flags.writeable,
-                          (self._params, self._layers, X, space.work, y, None))
-        if code != status.OK:
-            _checks.refused(code, X, one, None, None, self._sizes)
-        return y[0] if one else y
+        Y = self._engine.forward(self._params, X, one)
+        return Y[0] if one else Y
 
     predict = forward
 
@@ -220,20 +163,11 @@ class Network:
         grad : ndarray, the parameter layout and the network's dtype
         grad_X : ndarray, only when ``input_gradient`` is true
         """
-        code = self._loss_code(loss)
-        sizes = self._sizes
-        X, target, labels, one, exact = _checks.batch(X, T, code, sizes[0], sizes[-1],
-                                                      self._dtype)
-        space = self._workspace(X.shape[0])
-        grad = np.empty_like(self._params)
-        grad_inp = np.empty_like(X) if input_gradient else self._no_grad_inp
-        value, done = self._call("loss_and_gradient", exact and self._params.flags.writeable, (
-            self._params, self._layers, code, X, target, labels, space.work, grad, grad_inp, None))
-        if done != status.OK:
-            _checks.refused(done, X, one, target, labels, sizes, code)
+        value, grad, grad_X, one = self._engine.loss_and_gradient(
+            self._params, X, T, loss, input_gradient)
         if not input_gradient:
             return value, grad
-        return value, grad, (grad_inp[0] if one else grad_inp)
+        return value, grad, (grad_X[0] if one else grad_X)
 
     # --- training --------------------------------------------------------
 
@@ -245,127 +179,7 @@ class Network:
         parameters and the optimizer as they were, when the loss, the gradient
         or the updated parameters would not be finite.
         """
-        # At batch 1 the Python here is over half the call, so the call a
-        # training loop repeats comes first, written out: X and T arrays of
-        # the kernels' dtypes and dimensions (_checks.batch's exact test,
-        # inline, but for their order: the kernel checks the order, the
-        # widths and the values), the optimizer bound to these parameters
-        # and unchanged since (Optimizer._kernel_args's fast case), this
-        # thread's workspace big enough and the direct call learnt (_call's).
-        # Tiny step 0.86-0.92x the time of calling those functions
-        # (benchmarks/side_by_side.py, session 6); leaving the order to the
-        # kernel, 0.93x again (session 7).
-        # Anything else goes the full way; a failed step raises as it would
-        # there.
-        params = self._params
-        space = getattr(self._local, "space", None)
-        try:  # getattr(optimizer, "_ready", None) takes 20 ns longer
-            bound = optimizer._ready is params and not optimizer._stale
-        except AttributeError:  # not a fastbp optimizer: the full way says so
-            bound = False
-        if (bound and type(X) is _NDARRAY and type(T) is _NDARRAY and space is not None
-                and X.ndim == 2 and (X.dtype is self._dtype or X.dtype == self._dtype)
-                and params.flags.writeable):
-            try:
-                code = self._loss_codes[loss]
-            except (KeyError, TypeError):  # new here, or not a name at all
-                code = None
-            if T.ndim == 2 and (T.dtype is X.dtype or T.dtype == X.dtype):
-                target, labels = T, _NO_LABELS
-            elif T.ndim == 1 and T.dtype == _INT64 and code == CROSS_ENTROPY:
-                target, labels = self._no_target, T
-            else:
-                code = None
-            m = len(X)
-            kind, hyper, state = optimizer._args
-            plain = m == 1 and optimizer._plain
-            run = self._direct.get("sample_step" if plain else "step")
-            if run and code is not None and m <= space.rows:
-                # The arguments of _checked_step's calls, in the same order.
-                if plain:
-                    value, done = run(params, self._layers, code, X, target, labels,
-                                      space.work, hyper, None)
-                else:
-                    value, done = run(params, self._layers, code, X, target, labels,
-                                      space.work, kind, hyper, state, None)
-                if done == _OK:
-                    return value
-                if done != _BAD_LAYOUT:  # which the full way converts
-                    # A bound optimizer is not new: a refused call leaves it bound.
-                    self._step_failed(done, optimizer, X, target, labels, code, new=False,
-                                      one=False)
-        return self._checked_step(X, T, optimizer, loss)
-
-    def _checked_step(self, X, T, optimizer, loss):
-        """``train_step`` on any input: checks, converts, binds the optimizer."""
-        code = self._loss_code(loss)
-        sizes, params = self._sizes, self._params
-        X, target, labels, one, exact = _checks.batch(X, T, code, sizes[0], sizes[-1],
-                                                      self._dtype)
-        if not params.flags.writeable:  # a user's choice, which would change its type
-            _checks.read_only_params()
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer: expected a fastbp optimizer such as fastbp.SGD(lr=0.01), "
-                            f"got {type(optimizer).__name__} (fastbp.LBFGS is full-batch: "
-                            "use it with fit)")
-        new = optimizer._block is None
-        kind, hyper, state = optimizer._kernel_args(params)
-        m = len(X)
-        space = self._workspace(m)
-        if m == 1 and optimizer._plain:  # as fit(batch_size=1): 0.6x the time
-            value, done = self._call("sample_step", exact, (
-                params, self._layers, code, X, target, labels, space.work, hyper, None))
-        else:
-            value, done = self._call("step", exact, (
-                params, self._layers, code, X, target, labels, space.work, kind, hyper,
-                state, None))
-        if done != status.OK:
-            self._step_failed(done, optimizer, X, target, labels, code, new=new, one=one)
-        return value
-
-    def _step_failed(self, done, optimizer, X, target, labels, code, *, new, one):
-        """Raise what a training step's status ``done`` stands for; ``new``: the
-        call bound ``optimizer`` (undone if the input was refused), ``one``: X
-        was one 1-D sample."""
-        if done >= status.BAD_INPUT:
-            if new:
-                optimizer._unbind()
-            _checks.refused(done, X, one, target, labels, self._sizes, code)
-        raise training.divergence(done, optimizer.epoch, 0)
-
-    def _call(self, name, exact, args):
-        """Entry ``name`` of ``self._kernels`` on ``args``, which end in None
-        (the entries' omitted ``ext``).
-
-        ``exact`` says that every argument has the numba type it has in
-        every other exact call, so that such calls can go straight to the
-        compiled code, without numba's dispatch (``entries.direct``), once
-        one has gone through it.  The user's arrays are vouched for by
-        ``_checks.batch`` (or ``forward``'s own test; ``train_step``'s fast
-        path makes the same test but for the order, which the kernel tests,
-        and calls learnt entries itself), the
-        parameters by a test that they are still writeable (users can make
-        them read-only);
-        the rest are this network's own buffers and its optimizers' arrays,
-        which stay 1-D or 2-D, C-ordered, aligned and writeable
-        (``Optimizer.__setstate__`` and ``load_state_dict`` copy to make sure).
-        """
-        run = self._direct.get(name) if exact else False
-        if run:
-            return run(*args)
-        kernel = getattr(self._kernels, name)
-        result = kernel(*args[:-1])
-        if run is None:  # exact, and the first such call: learn the direct call
-            self._direct[name] = entries.direct(kernel, args[:-1]) or False
-        return result
-
-    def _loss_code(self, loss):
-        try:
-            return self._loss_codes[loss]
-        except (KeyError, TypeError):  # new here, or not a name at all
-            code = _checks.loss_code(loss, self._activations[-1])
-            self._loss_codes[loss] = code
-            return code
+        return self._engine.train_step(self._params, X, T, optimizer, loss)
 
     def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse",
             shuffle=True, seed=None, validation_data=None, progress=True,
@@ -411,7 +225,7 @@ class Network:
             (``history.interrupted`` is True).
         """
         return training.fit(
-            self, X, T, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+            self, self._engine, X, T, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
             loss=loss, shuffle=shuffle, seed=seed, validation_data=validation_data,
             progress_bar=progress, patience=patience, min_delta=min_delta,
             callbacks=callbacks)
@@ -465,7 +279,7 @@ class Network:
     def save(self, path, optimizer=None):
         """Write the network (and the optimizer's state, to resume training) to
         ``path`` as ``.npz``; read it back with ``fastbp.load``."""
-        io.save(self, path, optimizer)
+        _archive.save(path, self._sizes, self._activations, self._params, optimizer)
 
     def to_torch(self):
         """This network as a ``torch.nn.Sequential`` (needs PyTorch).
@@ -476,4 +290,4 @@ class Network:
         ``"identity"``, so the positions stay regular).  ``fastbp.from_torch``
         converts it back; see it for the mapping and softplus's threshold.
         """
-        return interop.to_torch(self)
+        return _torch.sequential(self.weights, self.biases, self._activations)

@@ -3,15 +3,26 @@
 An optimizer holds hyperparameters and, once it has been used with a network,
 its state: two arrays in the parameter layout (momentum or moment estimates)
 and the number of updates done.  Every update is one compiled loop over the
-flat parameters (``_kernels.optim.update``), which keeps the old state in two
+flat parameters (``fastbp._kernels.optim.update``), which keeps the old state in two
 more arrays while it writes, to undo a step that diverges; plain SGD has no
 state and needs neither.  Gradient clipping by global norm (torch's
 ``clip_grad_norm_``) is part of the update: ``clip_norm=...``.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _checks, schedules
-from ._kernels import optim as _k
+from ._kernels import optim as optim_kernels
+
+
+class Update(NamedTuple):
+    """What the compiled update of one optimizer takes, for one network's parameters."""
+
+    kind: int            # SGD, ADAM or RMSPROP of ``fastbp._kernels.optim``
+    hyper: np.ndarray    # float64 hyperparameters, and the count of updates done
+    state: np.ndarray    # (rows, n_params): the state, then the update's scratch rows
+    fused: bool          # plain SGD (no state, no clipping): fusable into the backward pass
 
 
 class Optimizer:
@@ -19,12 +30,8 @@ class Optimizer:
 
     _kind = None
     # Class defaults, so optimizers pickled before these existed still load.
-    _ready = None  # the parameters ``_args`` were made for
-    _args = None
-    # Whether the update keeps no state and does not clip (SGD without
-    # momentum or clipping), which the per-sample kernels fuse into the
-    # backward pass (set with ``_args``).
-    _plain = False
+    _bound = None  # the parameters ``_update`` was made for
+    _update = None
 
     def __init__(self, lr, weight_decay, clip_norm):
         if isinstance(lr, schedules.Schedule):
@@ -34,8 +41,8 @@ class Optimizer:
         self.weight_decay = _checks.nonnegative_number(weight_decay, "weight_decay")
         self.clip_norm = None if clip_norm is None else _checks.positive_number(clip_norm, "clip_norm")
         self.epoch = 0  # epochs completed: the schedule's clock, advanced by ``fit``
-        self._hyper = np.zeros(_k.N_HYPER)
-        # What the update kernel gets: the state in rows 0-1 (``_state``), then
+        self._hyper = np.zeros(optim_kernels.N_HYPER)
+        # What the update kernel gets: the state in rows 0-1 (``state``), then
         # the scratch rows it keeps the old state in while it writes.
         self._block = None
 
@@ -46,19 +53,30 @@ class Optimizer:
         if not name.startswith("_"):
             object.__setattr__(self, "_stale", True)
 
-    # --- what the kernels need -------------------------------------------
+    # --- what the compiled update takes ----------------------------------
 
     def learning_rate(self, epoch=None):
         """The learning rate at ``epoch`` (default: the current one)."""
         epoch = self.epoch if epoch is None else epoch
         return self.lr(epoch) if callable(self.lr) else self.lr
 
-    def _kernel_args(self, params):
-        """(kind, hyper, state) for an update of ``params``; ``hyper`` also
-        holds the number of updates done (``_kernels.optim.STEPS``)."""
-        if self._ready is params and not self._stale:
-            # A training loop's usual call: nothing has changed since the last.
-            return self._args
+    def update_for(self, params):
+        """The ``Update`` made by the last ``bind(params)`` if nothing has
+        changed since (a training loop's usual call), else None.  Changes nothing."""
+        if self._bound is params and not self._stale:
+            return self._update
+        return None
+
+    def bind(self, params):
+        """The ``Update`` the compiled calls take to update ``params``.
+
+        The first call makes the optimizer's state, zero, in the parameter
+        layout; later calls reuse it.  Raises ``ValueError``, changing
+        nothing, if the state was made for parameters of another size or dtype.
+        """
+        update = self.update_for(params)
+        if update is not None:
+            return update
         block = self._block
         if block is not None and (block.shape[1] != params.size or block.dtype != params.dtype):
             raise ValueError(
@@ -74,19 +92,19 @@ class Optimizer:
                 grown[:2] = block[:2]
             self._block = block = grown
             self._stale = True
-        h = self._hyper
+        hyper = self._hyper
         if self._stale or isinstance(self.lr, schedules.Schedule):
-            h[_k.LR] = self.learning_rate()
-            h[_k.DECAY] = self.weight_decay
-            h[_k.MAX_NORM] = 0.0 if self.clip_norm is None else self.clip_norm
-            h[_k.LIMIT] = np.finfo(params.dtype).max
-            self._fill(h)
+            hyper[optim_kernels.LR] = self.learning_rate()
+            hyper[optim_kernels.DECAY] = self.weight_decay
+            hyper[optim_kernels.MAX_NORM] = 0.0 if self.clip_norm is None else self.clip_norm
+            hyper[optim_kernels.LIMIT] = np.finfo(params.dtype).max
+            self._fill(hyper)
             self._stale = False
-            self._plain = self._scratch_rows() == 0 and self.clip_norm is None
-        self._args = (self._kind, h, block)
+        fused = self._scratch_rows() == 0 and self.clip_norm is None
+        self._update = Update(self._kind, hyper, block, fused)
         # A schedule's rate may change whenever it is asked: never reuse it.
-        self._ready = None if isinstance(self.lr, schedules.Schedule) else params
-        return self._args
+        self._bound = None if isinstance(self.lr, schedules.Schedule) else params
+        return self._update
 
     def _fill(self, hyper):
         raise NotImplementedError
@@ -96,51 +114,48 @@ class Optimizer:
         return 2
 
     @property
-    def _state(self):
-        """The optimizer's state, (2, n_params), or None before its first update."""
+    def state(self):
+        """The optimizer's state, (2, n_params) in the parameter layout
+        (momentum or moment estimates), or None before its first update."""
         return None if self._block is None else self._block[:2]
 
     def __getstate__(self):
-        # The cached arguments hold a network's parameters, not this object's to
+        # The cached update holds a network's parameters, not this object's to
         # carry; of the block only the state travels (the scratch rows regrow).
-        return {**self.__dict__, "_ready": None, "_args": None, "_block": self._state}
+        return {**self.__dict__, "_bound": None, "_update": None, "_block": self.state}
 
     def __setstate__(self, state):
         if "_state" in state:  # pickled before the block existed
             state["_block"] = state.pop("_state")
         count = state.pop("_count", None)  # pickled when the count had an array of its own
+        for old in ("_ready", "_args", "_plain"):  # pickled under earlier names
+            state.pop(old, None)
         self.__dict__.update(state)
-        self._stale = True  # derive _plain and the rest afresh (older pickles lack some)
+        self._stale = True  # derive the update afresh (older pickles lack some of it)
         # Own, writeable, C-ordered copies (pickle's out-of-band buffers can be
         # read-only): the kernels write them, and a network calls its kernels
-        # with the argument types it saw first (Network._call).
-        hyper = np.zeros(_k.N_HYPER)
+        # with the argument types it saw first (``_engine.Engine.call``).
+        hyper = np.zeros(optim_kernels.N_HYPER)
         old = np.asarray(self._hyper, dtype=np.float64)
         hyper[:old.size] = old
         if count is not None:
-            hyper[_k.STEPS] = count[0]
+            hyper[optim_kernels.STEPS] = count[0]
         self._hyper = hyper
         if self._block is not None:
             self._block = np.array(self._block, order="C")
-
-    def _unbind(self):
-        """Undo what a first ``_kernel_args`` did for a call that was then
-        refused: a new optimizer stays new, free for any network."""
-        self._block = None
-        self._ready = self._args = None
 
     # --- state -----------------------------------------------------------
 
     @property
     def steps(self):
         """Number of updates applied so far."""
-        return int(self._hyper[_k.STEPS])
+        return int(self._hyper[optim_kernels.STEPS])
 
     def reset(self):
         """Forget the state, as a newly made optimizer."""
         self._block = None
         self._stale = True
-        self._hyper[_k.STEPS] = 0
+        self._hyper[optim_kernels.STEPS] = 0
         self.epoch = 0
 
     def config(self):
@@ -151,7 +166,7 @@ class Optimizer:
     def state_dict(self):
         """Everything needed to resume exactly: config, state arrays, step and epoch."""
         return {"config": self.config(), "steps": self.steps, "epoch": self.epoch,
-                "state": None if self._state is None else self._state.copy()}
+                "state": None if self.state is None else self.state.copy()}
 
     def load_state_dict(self, saved):
         """Restore what ``state_dict`` returned (the hyperparameters included)."""
@@ -162,7 +177,7 @@ class Optimizer:
         fresh = from_config(saved["config"])
         state = saved["state"]
         if state is not None:
-            state = np.array(state, order="C")  # the kernels' layout (Network._call)
+            state = np.array(state, order="C")  # the kernels' layout (``Engine.call``)
             if state.ndim != 2 or state.shape[0] != 2 or state.dtype.kind != "f":
                 raise ValueError(f"state: expected a float array of shape (2, n_params), got "
                                  f"{state.dtype} {state.shape}")
@@ -170,7 +185,7 @@ class Optimizer:
                               if not k.startswith("_")})
         self._block = state
         self._stale = True
-        self._hyper[_k.STEPS] = int(saved["steps"])
+        self._hyper[optim_kernels.STEPS] = int(saved["steps"])
         self.epoch = int(saved["epoch"])
 
     def __repr__(self):
@@ -185,7 +200,7 @@ class SGD(Optimizer):
     Nesterov, ``buf`` without; weight decay adds ``weight_decay * p`` to g.
     """
 
-    _kind = _k.SGD
+    _kind = optim_kernels.SGD
     _fields = ("momentum", "nesterov", "weight_decay", "clip_norm")
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, clip_norm=None):
@@ -196,8 +211,8 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def _fill(self, h):
-        h[_k.A] = self.momentum
-        h[_k.FLAG] = self.nesterov
+        h[optim_kernels.MOMENTUM] = self.momentum
+        h[optim_kernels.NESTEROV] = self.nesterov
 
     def _scratch_rows(self):
         # Without momentum there is no state to keep: the old parameters go
@@ -208,7 +223,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam, as ``torch.optim.Adam`` (weight decay added to the gradient)."""
 
-    _kind = _k.ADAM
+    _kind = optim_kernels.ADAM
     _decoupled = False
     _fields = ("betas", "eps", "weight_decay", "clip_norm")
 
@@ -222,9 +237,9 @@ class Adam(Optimizer):
         self.eps = _checks.nonnegative_number(eps, "eps")
 
     def _fill(self, h):
-        h[_k.A], h[_k.B] = self.betas
-        h[_k.EPS] = self.eps
-        h[_k.FLAG] = self._decoupled
+        h[optim_kernels.BETA1], h[optim_kernels.BETA2] = self.betas
+        h[optim_kernels.EPS] = self.eps
+        h[optim_kernels.DECOUPLED] = self._decoupled
 
 
 class AdamW(Adam):
@@ -239,7 +254,7 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     """RMSprop, as ``torch.optim.RMSprop`` (not centered)."""
 
-    _kind = _k.RMSPROP
+    _kind = optim_kernels.RMSPROP
     _fields = ("alpha", "eps", "momentum", "weight_decay", "clip_norm")
 
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0,
@@ -250,9 +265,9 @@ class RMSprop(Optimizer):
         self.momentum = _checks.fraction(momentum, "momentum")
 
     def _fill(self, h):
-        h[_k.A] = self.momentum
-        h[_k.B] = self.alpha
-        h[_k.EPS] = self.eps
+        h[optim_kernels.MOMENTUM] = self.momentum
+        h[optim_kernels.ALPHA] = self.alpha
+        h[optim_kernels.EPS] = self.eps
 
 
 _TYPES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}

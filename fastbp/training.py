@@ -9,26 +9,10 @@ import time
 import numpy as np
 
 from . import _checks, layout, lbfgs, progress
-from ._kernels import status as _status
 from ._kernels.losses import CROSS_ENTROPY
-from .errors import DivergenceError
 from .history import History
 from .lbfgs import LBFGS
 from .optimizers import Adam, Optimizer
-
-
-_REASONS = {
-    _status.BAD_LOSS: "the loss is not finite",
-    _status.BAD_GRADIENT: "the gradient is not finite",
-    _status.BAD_STEP: "the update would make a parameter non-finite",
-}
-
-
-def divergence(status, epoch, batch):
-    return DivergenceError(
-        f"training diverged at epoch {epoch}, batch {batch}: {_REASONS[status]}; the "
-        "parameters from before this batch are kept (try a smaller learning rate, "
-        "gradient clipping with clip_norm=..., or scaling the inputs)", epoch, batch)
 
 
 def _seed_state(seed):
@@ -37,12 +21,13 @@ def _seed_state(seed):
     return np.array([int(entropy[0]) << 32 | int(entropy[1])], dtype=np.uint64)
 
 
-def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
+def fit(net, engine, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
         validation_data, progress_bar, patience, min_delta, callbacks):
+    """``Network.fit`` of ``net``, whose compiled calls ``engine`` makes."""
     # --- everything is checked before anything is touched ---------------
     if not net.params.flags.writeable:
         _checks.read_only_params()
-    code = _checks.loss_code(loss, net.activations[-1])
+    code = engine.loss_code(loss)
     X, one = _checks.samples(X, net.sizes[0], net.dtype)
     if one:
         raise ValueError(f"X: fit needs a batch of shape (m, {net.sizes[0]}), got a 1-D sample")
@@ -71,16 +56,16 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
         validation = (Xv,) + _checks.targets(Tv, code, Xv.shape[0], one_v, net.sizes[-1],
                                              net.dtype, "validation_data[1]")
     if isinstance(optimizer, Optimizer):
-        optimizer._kernel_args(net.params)  # refuses a state made for another network
+        optimizer.bind(net.params)  # refuses a state made for another network
     history = History()
     bar = progress.bar(progress_bar, epochs)
-    after_epoch = _Bookkeeping(net, code, validation, patience, min_delta, callbacks,
+    after_epoch = _Bookkeeping(net, engine, code, validation, patience, min_delta, callbacks,
                                history, bar)
     try:
         if isinstance(optimizer, LBFGS):
-            lbfgs.run(net, optimizer, code, X, target, labels, epochs, after_epoch)
+            lbfgs.run(net, engine, optimizer, code, X, target, labels, epochs, after_epoch)
         else:
-            _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size,
+            _minibatches(net, engine, optimizer, code, X, target, labels, epochs, batch_size,
                          shuffle, seed, validation is not None, after_epoch)
     except KeyboardInterrupt:
         # Python delivers Ctrl-C between bytecodes, so the compiled epoch has
@@ -93,11 +78,11 @@ def fit(net, X, T, *, epochs, batch_size, optimizer, loss, shuffle, seed,
     return history
 
 
-def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, shuffle, seed,
-                 validating, after_epoch):
+def _minibatches(net, engine, optimizer, code, X, target, labels, epochs, batch_size, shuffle,
+                 seed, validating, after_epoch):
     """The first-order loop: one compiled call per epoch."""
     # --- buffers for the whole run: the steps allocate nothing ------------
-    space = net._workspace(max(batch_size, layout.CHUNK_ROWS if validating else 1))
+    engine.workspace(max(batch_size, layout.CHUNK_ROWS if validating else 1))
     xb = np.empty(batch_size * net.sizes[0], net.dtype)
     tb = target[:0] if labels.size else np.empty((batch_size, net.sizes[-1]), net.dtype)
     lb = np.empty(batch_size, np.int64) if labels.size else labels
@@ -106,19 +91,11 @@ def _minibatches(net, optimizer, code, X, target, labels, epochs, batch_size, sh
     first = optimizer.epoch  # a schedule continues where the optimizer left off
     for epoch in range(epochs):
         optimizer.epoch = first + epoch
-        kind, hyper, state = optimizer._kernel_args(net.params)
+        update = optimizer.bind(net.params)
         start = time.perf_counter()
-        if batch_size == 1 and optimizer._plain:
-            value, done, status = net._kernels.sample_epoch(
-                net.params, net._layers, code, X, target, labels, order, rng, shuffle,
-                space.work, hyper)
-        else:
-            value, done, status = net._kernels.epoch(
-                net.params, net._layers, code, X, target, labels, batch_size, order, rng,
-                shuffle, xb, tb, lb, space.work, kind, hyper, state)
+        value = engine.epoch(net.params, code, X, target, labels, batch_size, order, rng,
+                             shuffle, (xb, tb, lb), update, epoch)
         elapsed = time.perf_counter() - start
-        if status != _status.OK:
-            raise divergence(status, epoch, done)
         optimizer.epoch = first + epoch + 1
         if after_epoch(value, elapsed):
             break
@@ -130,8 +107,9 @@ class _Bookkeeping:
     seconds)``, it returns True to stop; ``best_params`` are the parameters
     early stopping would restore."""
 
-    def __init__(self, net, code, validation, patience, min_delta, callbacks, history, bar):
-        self.net, self.code, self.validation = net, code, validation
+    def __init__(self, net, engine, code, validation, patience, min_delta, callbacks, history,
+                 bar):
+        self.net, self.engine, self.code, self.validation = net, engine, code, validation
         self.patience, self.min_delta, self.callbacks = patience, min_delta, callbacks
         self.history, self.bar = history, bar
         self.best_score, self.best_params, self.waited = np.inf, None, 0
@@ -144,9 +122,7 @@ class _Bookkeeping:
         text = f"loss {value:.4g}"
         score = value
         if self.validation is not None:
-            space = net._workspace(layout.CHUNK_ROWS)
-            val_loss, correct = net._kernels.evaluate(net.params, net._layers, self.code,
-                                                      *self.validation, space.work)
+            val_loss, correct = self.engine.evaluate(net.params, self.code, *self.validation)
             history.val_loss.append(val_loss)
             text += f"  val_loss {val_loss:.4g}"
             if self.code == CROSS_ENTROPY:

@@ -188,7 +188,7 @@ def test_calls_keep_no_reference_to_the_arrays_they_are_given(activations):
 
     Custom networks reach the passes through wrappers that count references
     (``entries.bound_to``): a compiled helper that returns a view of the
-    workspace to a pass compiled without counting (``passes.gradient``, once)
+    workspace to a pass compiled without counting (``layout.gradient``, once)
     leaked one reference to the workspace per step and per epoch, and with it
     the workspace itself.  Built-in networks run the same calls as a control.
     """
@@ -210,14 +210,14 @@ def test_calls_keep_no_reference_to_the_arrays_they_are_given(activations):
     ]
     for call in calls:  # compile, and make the workspace and optimizer state
         call()
-    arrays = {"workspace": net._local.space.work, "params": net._params, "X": X, "T": T}
+    arrays = {"workspace": net._engine._local.space.work, "params": net._params, "X": X, "T": T}
     before = {name: sys.getrefcount(a) for name, a in arrays.items()}
     for call in calls:
         for _ in range(5):
             call()
         after = {name: sys.getrefcount(a) for name, a in arrays.items()}
         assert after == before
-    assert net._local.space.work is arrays["workspace"]
+    assert net._engine._local.space.work is arrays["workspace"]
 
 
 @pytest.mark.parametrize("path", ["fused", "general"])
@@ -309,7 +309,7 @@ def _needs_two_arguments(x, y):
 def test_bad_registrations_are_refused(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
-    assert "a" not in fastbp.custom._k.REGISTRY
+    assert "a" not in fastbp.custom.hooks.REGISTRY
 
 
 def test_to_torch_refuses_a_custom_activation_clearly():

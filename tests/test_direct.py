@@ -1,5 +1,5 @@
 """Direct calls: a network calls its compiled entries without numba's dispatch
-(``Network._call``, ``entries.direct``) when ``_checks.batch`` finds the
+(``_engine.Engine.call``, ``entries.direct``) when ``_checks.batch`` finds the
 user's arrays exactly in the kernels' form.  The direct path must give what
 the dispatcher gives, bit for bit, and every other array must not reach it:
 the compiled code behind it does not check the types of what it is given.
@@ -13,7 +13,7 @@ from numba import njit
 
 import fastbp
 from fastbp import _checks
-from fastbp._kernels import entries, training
+from fastbp._kernels import entries, per_sample, training
 
 DTYPES = [np.float64, np.float32]
 
@@ -66,15 +66,15 @@ def test_direct_calls_match_the_dispatcher_bit_for_bit(monkeypatch, call, dtype,
 
     # The direct path: learnt on the first call, taken on every later one.
     first = run(direct_net, X, T, direct_opt)
-    learnt = direct_net._direct[name]
-    assert callable(learnt) and learnt is not getattr(direct_net._kernels, name)
-    spy = direct_net._direct[name] = Counting(learnt)
+    learnt = direct_net._engine._direct[name]
+    assert callable(learnt) and learnt is not getattr(direct_net._engine.entries, name)
+    spy = direct_net._engine._direct[name] = Counting(learnt)
     later = [run(direct_net, X, T, direct_opt) for _ in range(4)]
     assert spy.calls == 4
 
     dispatched_only(monkeypatch)
     expected = [run(net, X, T, opt) for _ in range(5)]
-    assert net._direct[name] is False
+    assert net._engine._direct[name] is False
     for got, want in zip([first] + later, expected):
         for part, expected_part in zip(np.atleast_1d(got), np.atleast_1d(want)) \
                 if call != "loss_and_gradient" else zip(got, want):
@@ -90,7 +90,7 @@ def test_only_arrays_in_the_kernels_form_are_exact():
 
     def exact(X, T, loss=0):
         try:
-            return _checks.batch(X, T, loss, 3, 4, f8)[4]
+            return _checks.batch(X, T, loss, 3, 4, f8, _checks.empty_rows(4, f8))[4]
         except ValueError:  # refused by the full checks: not exact either
             return False
 
@@ -165,7 +165,7 @@ def test_other_arrays_after_a_direct_call_go_through_the_dispatcher(dtype):
         want_net, want_opt = pickle.loads(pickle.dumps((base, opt)))
         net.train_step(X, T, opt_v, "cross_entropy")  # learns the direct call
         want_net.train_step(X, T, want_opt, "cross_entropy")
-        spy = net._direct["sample_step"] = Counting(net._direct["sample_step"])
+        spy = net._engine._direct["sample_step"] = Counting(net._engine._direct["sample_step"])
         got = net.train_step(Xv, Tv, opt_v, "cross_entropy")
         assert spy.calls == calls
         # the same values, made exact
@@ -194,7 +194,7 @@ def test_batches_out_of_order_are_refused_by_the_direct_call_and_converted(dtype
         for n, o, t in ((net, opt_v, T[:3]), (want_net, want_opt, T[:3]),
                         (net, opt_v, labels[:3]), (want_net, want_opt, labels[:3])):
             n.train_step(X[:3], t, o, "cross_entropy")  # learns the direct call
-        spy = net._direct["step"] = Counting(net._direct["step"])
+        spy = net._engine._direct["step"] = Counting(net._engine._direct["step"])
         got = net.train_step(Xv, Tv, opt_v, "cross_entropy")
         assert spy.calls == 1
         want = want_net.train_step(Xv.copy(), Tv.copy(), want_opt, "cross_entropy")
@@ -208,14 +208,14 @@ def test_a_first_call_that_is_not_exact_learns_nothing():
     net.train_step(X, T, fastbp.SGD(lr=0.1), "cross_entropy")
     net.forward(X)
     net.loss_and_gradient(X, T, "cross_entropy")
-    assert net._direct == {}
+    assert net._engine._direct == {}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_forward_of_read_only_arrays_goes_through_the_dispatcher(dtype):
     net, X, _ = problem(dtype, m=4)
     want = net.forward(X)
-    spy = net._direct["predict"] = Counting(net._direct["predict"])
+    spy = net._engine._direct["predict"] = Counting(net._engine._direct["predict"])
     read_only = X.copy()
     read_only.flags.writeable = False
     np.testing.assert_array_equal(net.forward(read_only), want)
@@ -236,7 +236,7 @@ def test_networks_of_registered_activations_keep_the_dispatcher():
     X, T = np.full((1, 3), 0.5), np.ones((1, 2))
     opt = fastbp.SGD(lr=0.1)
     values = [net.train_step(X, T, opt) for _ in range(3)]
-    assert net._direct["sample_step"] is False
+    assert net._engine._direct["sample_step"] is False
     assert values[2] < values[0]  # it trains
 
 
@@ -270,8 +270,8 @@ def test_read_only_params_are_refused_by_training_and_read_through_the_dispatche
     net.params.flags.writeable = False
     before = net.params.copy()
     for direct in ("sample_step", "loss_and_gradient", "predict"):
-        if direct in net._direct:
-            net._direct[direct] = Counting(net._direct[direct])
+        if direct in net._engine._direct:
+            net._engine._direct[direct] = Counting(net._engine._direct[direct])
     with pytest.raises(ValueError, match="params: this network's parameters are read-only"):
         net.train_step(X, T, opt, "cross_entropy")
     with pytest.raises(ValueError, match="params: this network's parameters are read-only"):
@@ -281,7 +281,7 @@ def test_read_only_params_are_refused_by_training_and_read_through_the_dispatche
     assert value == before_loss[0]
     np.testing.assert_array_equal(grad, before_loss[1])
     np.testing.assert_array_equal(net.forward(X), before_out)
-    assert all(run.calls == 0 for run in net._direct.values())
+    assert all(run.calls == 0 for run in net._engine._direct.values())
     assert opt.steps == 1
 
 
@@ -299,7 +299,7 @@ def test_optimizer_state_given_in_fortran_order_is_kept_in_c_order(how):
         loaded = pickle.loads(pickle.dumps(opt))
         loaded._block = np.asfortranarray(loaded._block)
         loaded = pickle.loads(pickle.dumps(loaded))
-    loaded._kernel_args(net.params)
+    loaded.bind(net.params)
     assert loaded._block.flags.c_contiguous
 
 
@@ -313,10 +313,10 @@ def test_every_direct_call_gets_the_types_it_was_learnt_with(monkeypatch):
 
     def kinds(dispatcher, args):
         # X, T and labels (arguments 3-5 of step and sample_step) are only
-        # read, and their order is checked by the kernel (views.c_ordered):
+        # read, and their order is checked by the kernel (``views.c_ordered``):
         # for them, train_step's fast path vouches for dtype and dimensions.
         found = [dispatcher.typeof_pyval(arg) for arg in args]
-        if dispatcher in (training.step, training.sample_step):
+        if dispatcher in (training.step, per_sample.sample_step):
             found[3:6] = [(t.dtype, t.ndim) for t in found[3:6]]
         return found
 
@@ -484,9 +484,9 @@ def test_train_step_after_a_good_step_does_what_the_full_path_does(monkeypatch, 
         if not fast:
             dispatched_only(monkeypatch)  # no direct call: the fast path never runs
         net.train_step(X, T, opt, "cross_entropy")
-        assert bool(net._direct["sample_step" if m == 1 and optimizer == "sgd" else "step"]) \
+        assert bool(net._engine._direct["sample_step" if m == 1 and optimizer == "sgd" else "step"]) \
             == fast
-        spy = net._checked_step = Counting(net._checked_step)
+        spy = net._engine._checked_step = Counting(net._engine._checked_step)
         outcomes = {}
         for name, call in _after_a_good_step(net, opt, X, T).items():
             before = spy.calls

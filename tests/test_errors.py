@@ -572,9 +572,9 @@ def test_untouched_check_detects_a_rebound_view():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("size", [1, 511, 512, 513, 1537])
 def test_the_nonfinite_scan_finds_the_first_bad_value_in_any_block(size, dtype):
-    """The scan works block by block (``passes.SCAN_BLOCK``): every position,
+    """The scan works block by block (``scans.SCAN_BLOCK``): every position,
     both edges of each block included, and the first of several bad values."""
-    from fastbp._kernels.passes import SCAN_BLOCK, first_nonfinite
+    from fastbp._kernels.scans import SCAN_BLOCK, first_nonfinite
     values = np.linspace(-3.0, 3.0, size).astype(dtype)
     assert first_nonfinite(values) == -1
     assert first_nonfinite(values.reshape(size, 1)) == -1
@@ -594,11 +594,11 @@ def test_the_nonfinite_scan_finds_the_first_bad_value_in_any_block(size, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("size", [0, 1, 7, 16, 337, 1000])
 def test_all_finite_agrees_with_numpy_at_every_position(size, dtype):
-    """``passes.all_finite`` (a sum of x * 0, vectorised under reordering) against
+    """``scans.all_finite`` (a sum of x * 0, vectorised under reordering) against
     ``np.isfinite(...).all()``: one bad value at each position, every unroll
     remainder, and the extremes that stay finite (the largest value, its
     negative, subnormals, -0)."""
-    from fastbp._kernels.passes import all_finite
+    from fastbp._kernels.scans import all_finite
     info = np.finfo(dtype)
     values = np.linspace(-3.0, 3.0, size).astype(dtype)
     if size >= 5:

@@ -211,7 +211,7 @@ def test_a_failed_save_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
         file.write(b"PK\x03\x04 half a zip")
         raise OSError("disk full")
 
-    monkeypatch.setattr(fastbp.io.np, "savez", broken_savez)
+    monkeypatch.setattr(fastbp._archive.np, "savez", broken_savez)
     with pytest.raises(OSError, match="disk full"):
         make_net(seed=1).save(path)
     monkeypatch.undo()

@@ -61,7 +61,7 @@ def test_objective_over_chunks_is_the_loss_of_the_whole_set(loss, dtype):
     code = _checks.loss_code(loss, net.activations[-1])
     target, labels = _checks.targets(T, code, n, False, net.sizes[-1], net.dtype)
     decay = 0.3
-    f = lbfgs.objective(net, code, X, target, labels, decay)
+    f = lbfgs.objective(net, net._engine, code, X, target, labels, decay)
     p = net.params.astype(np.float64)
     value, grad = f(p)
     want_value, want_grad = net.loss_and_gradient(X, T, loss)

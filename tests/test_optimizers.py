@@ -645,7 +645,7 @@ def test_plain_sgd_puts_back_every_value_written_before_a_failing_one(dtype):
     before = params.copy()
     grad = np.array([0.5, 0.25, -1.0, -0.2 * big], dtype)
     opt = fastbp.SGD(lr=1.0)
-    kind, hyper, state = opt._kernel_args(params)
+    kind, hyper, state, _ = opt.bind(params)
     assert optim.update(kind, hyper, state, params, grad) == status.BAD_STEP
     assert params.tobytes() == before.tobytes()
     assert opt.steps == 0
@@ -659,37 +659,44 @@ def test_plain_sgd_puts_back_every_value_written_before_a_failing_one(dtype):
 
 
 def test_cached_kernel_arguments_follow_every_change():
-    """``_kernel_args`` reuses its last answer for the same parameters while
-    nothing changed; any public attribute, a reset or a loaded state is a change."""
+    """``bind`` reuses its last answer for the same parameters while nothing
+    changed (``update_for`` gives it); any public attribute, a reset or a
+    loaded state is a change."""
     net, batches = make_problem("sse")
     opt = fastbp.SGD(lr=0.1)
-    first = opt._kernel_args(net.params)
-    assert opt._kernel_args(net.params) is first
+    assert opt.update_for(net.params) is None
+    first = opt.bind(net.params)
+    assert opt.bind(net.params) is first and opt.update_for(net.params) is first
+    assert opt.update_for(net.params.copy()) is None  # other parameters
     opt.momentum = 0.5
-    kind, hyper, _ = opt._kernel_args(net.params)
-    assert hyper[optim.A] == 0.5
+    assert opt.update_for(net.params) is None
+    kind, hyper, _, fused = opt.bind(net.params)
+    assert hyper[optim.MOMENTUM] == 0.5 and not fused
     saved = opt.state_dict()
     net.train_step(*batches[0], opt, loss="sse")
     opt.load_state_dict(saved)
-    assert opt._kernel_args(net.params)[2] is not first[2]
+    assert opt.bind(net.params).state is not first.state
     # Pickled, the optimizer carries no network's parameters.
     again = pickle.loads(pickle.dumps(opt))
-    assert again._ready is None and again._args is None
-    assert again._kernel_args(net.params)[1][optim.A] == 0.5
+    assert again.update_for(net.params) is None
+    assert again.bind(net.params).hyper[optim.MOMENTUM] == 0.5
 
 
-def test_an_optimizer_pickled_without_the_plain_flag_derives_it():
-    """Pickles from before ``_plain`` existed: plain SGD is still recognised
+def test_an_optimizer_pickled_under_earlier_attribute_names_loads():
+    """Pickles from when the cached update was ``_ready``/``_args`` with a
+    ``_plain`` flag beside it: they load, and plain SGD is still fused
     (train_step on one sample then takes the fused kernel)."""
     net, batches = make_problem("sse")
     opt = fastbp.SGD(lr=0.05)
     net.train_step(*batches[0], opt, loss="sse")
     state = opt.__getstate__()
-    del state["_plain"]
+    for name in ("_bound", "_update"):
+        del state[name]
+    state.update(_ready=None, _args=None, _plain=False)
     old = fastbp.SGD.__new__(fastbp.SGD)
     old.__setstate__(state)
-    old._kernel_args(net.params)
-    assert old._plain
+    assert not hasattr(old, "_plain") and not hasattr(old, "_args")
+    assert old.bind(net.params).fused
 
 
 def test_an_optimizer_pickled_with_its_own_step_count_array_keeps_its_count():
@@ -751,7 +758,7 @@ def test_scratch_rows_only_where_the_update_needs_them():
     plain.momentum = 0.9                                  # now there is: the block grows
     net.train_step(*batches[1], plain, loss="sse")
     assert plain._block.shape == (4, net.n_params)
-    assert plain._state.base is plain._block
+    assert plain.state.base is plain._block
     reference = copy.deepcopy(net)
     fresh = fastbp.SGD(lr=0.05, momentum=0.9)
     fresh.load_state_dict(plain.state_dict())
@@ -764,4 +771,4 @@ def test_scratch_rows_only_where_the_update_needs_them():
     assert adam._block.shape == (4, net.n_params)
     # A pickled optimizer carries its state, not the scratch.
     blob = pickle.dumps(adam)
-    assert len(blob) < 3 * adam._state.nbytes
+    assert len(blob) < 3 * adam.state.nbytes

@@ -1,5 +1,5 @@
 """Per-sample plain SGD: ``fit(batch_size=1)`` with SGD without momentum or
-clipping runs ``_kernels.training.sample_epoch``, and ``train_step`` on one
+clipping runs ``_kernels.per_sample.sample_epoch``, and ``train_step`` on one
 sample under that SGD runs ``sample_step``: both take the steps of
 ``sample_steps``, which fuse the backward pass with the update.  Both must give what the general
 path gives (``epoch``, ``train_step`` on a batch, reached here with a clip
@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from fastbp._kernels import entries
 
 DTYPES = [np.float64, np.float32]
 # After 2 x 23 steps; float64 results differ from the general path's by
@@ -50,8 +51,7 @@ def problem(case, dtype, n=23):
 
 def test_plain_sgd_selects_the_fused_epoch():
     def plain(opt):
-        opt._kernel_args(np.zeros(3))
-        return opt._plain
+        return opt.bind(np.zeros(3)).fused
 
     assert plain(fastbp.SGD(lr=0.1))
     assert plain(fastbp.SGD(lr=0.1, weight_decay=0.1))
@@ -65,7 +65,7 @@ def test_batches_of_one_run_the_fused_kernels(monkeypatch):
     """A spy on the entry point: batch 1 with plain SGD goes through it, other
     batch sizes and optimizers do not."""
     calls = []
-    real = fastbp.Network._kernels
+    real = entries.BUILTIN
 
     class Spy:
         def __getattr__(self, name):
@@ -73,7 +73,7 @@ def test_batches_of_one_run_the_fused_kernels(monkeypatch):
                 calls.append(name)
             return getattr(real, name)
 
-    monkeypatch.setattr(fastbp.Network, "_kernels", Spy())
+    monkeypatch.setattr(entries, "BUILTIN", Spy())  # what new networks take
     net, X, T, loss, _ = problem("tanh-sse", np.float64)
     net.fit(X, T, epochs=2, batch_size=1, optimizer=fastbp.SGD(lr=0.01), progress=False)
     assert calls == ["sample_epoch"] * 2
@@ -243,6 +243,7 @@ _GENERAL_FITS = """
 import hashlib, sys
 import numpy as np
 import fastbp
+from fastbp._kernels import entries
 rng = np.random.default_rng(0)
 X, T = rng.standard_normal((50, 4)), rng.standard_normal((50, 2))
 if sys.argv[1] == "sample-first":  # the fused kernel, which reorders, compiles first

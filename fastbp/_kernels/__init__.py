@@ -1,8 +1,10 @@
 """Compiled kernels: every ``@njit`` of fastbp lives in this package.
 
-Kernels take only arrays and scalars, write into buffers they are given, and
-never validate: the Python layer (``fastbp.network``, ``fastbp._checks``) is the
-one door where input is checked, converted and allocated.
+Kernels take only arrays and scalars and write into buffers they are given.
+Their only checks are cheap guards that return a status code (``scans.py``,
+``status.py``) before anything is written; converting input, allocating and
+turning a status into an exception that names the argument is the Python
+layer's (``fastbp._checks``, ``fastbp._engine``).
 """
 import functools
 import hashlib
@@ -57,19 +59,15 @@ _drop_stale_cache()
 # every division, which stops LLVM from vectorising the loop around it.
 #
 # The entry points Python calls (``entries.BUILTIN``) are compiled without
-# NRT, numba's reference counting: they allocate nothing and return no arrays,
-# and without NRT numba unboxes an array argument without making a MemInfo for
-# it (a no-op with train_step's 10 arguments: 0.71 -> 0.38 us per call).  The
-# functions they call keep NRT (which np.dot's implementation needed, before
-# ``blas.gemm`` replaced it, and anything that allocates still would), set
-# explicitly: a function that leaves it unset inherits its caller's.  ``_nrt``
-# is one of numba's private options; where it is missing, everything keeps NRT.
-# So a function an entry calls must not return an array: under NRT it returns
-# a new reference, which the entry never releases.  That leaked the workspace
-# one reference a step for custom activations, whose wrappers
-# (``entries.bound_to``) keep NRT and so unbox arrays with a MemInfo; such
-# helpers are inlined instead (``inline="always"``), which compiles them
-# into the entry.
+# NRT, numba's reference counting (``entry``): they allocate nothing and return
+# no arrays, and without NRT numba unboxes an array argument without making a
+# MemInfo for it, which is most of a tiny call's cost
+# (docs/decisions/0006-entries-without-nrt.md).  The functions they call keep
+# NRT, set explicitly, since a function that leaves it unset inherits its
+# caller's.  ``_nrt`` is one of numba's private options; where it is missing,
+# everything keeps NRT.  The rule that follows: a function an entry calls
+# returns no array (a view), because under NRT it returns a new reference that
+# the entry never releases; such helpers are inlined (``inline="always"``).
 try:
     from numba.core.options import DefaultOptions
     _NRT_OPTION = hasattr(DefaultOptions, "_nrt")

@@ -23,9 +23,8 @@ def is_vector(code):
 
 
 # The two dispatchers below are inlined by numba into the passes that call
-# them: one compiled function fewer between the passes and the loops, which
-# made the cold compile of fit 0.3-0.45 s shorter and the per-sample step
-# 1.1x faster (measured alternating with the version without).
+# them: one compiled function fewer between the passes and the loops
+# (docs/decisions/0009-inlining.md).
 @jit(inline="always")
 def forward_at(code, work, x0, y0, m, n, ext):
     """Y = f(X) for m rows of n features: X from work[x0], Y into work[y0]."""

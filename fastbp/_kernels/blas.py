@@ -4,8 +4,8 @@
 whichever BLAS ``BACKEND`` names:
 
 - ``"numpy"``: the OpenBLAS NumPy's wheels ship (scipy-openblas64: 64-bit
-  integers, CBLAS), found beside NumPy.  On fastbp's mnist and wide products
-  it took 0.84-0.95x the time of SciPy's (``benchmarks/blas_libraries.py``);
+  integers, CBLAS), found beside NumPy: the faster of the two on fastbp's
+  products (docs/decisions/0004-blas-library.md);
 - ``"scipy"``: SciPy's BLAS (Fortran, 32-bit integers), which numba's own
   ``np.dot`` calls, where NumPy ships none (other builds of NumPy).
 
@@ -73,7 +73,7 @@ def _numpy_openblas():
 def _scipy_blas(required):
     """SciPy's Fortran sgemm and dgemm (32-bit integers): from its bundled
     OpenBLAS, without importing SciPy, else (``required``) as numba's np.dot
-    finds them, through scipy.linalg.cython_blas (0.2 s to import)."""
+    finds them, through scipy.linalg.cython_blas (slow to import)."""
     scipy_dir = _package_dir("scipy")
     if scipy_dir is not None:
         top = os.path.dirname(scipy_dir)

@@ -13,7 +13,7 @@ whose address it cannot prove consecutive), and BLAS gemm (``blas.gemm``: NumPy'
 OpenBLAS where NumPy ships one, else SciPy's, which numba's ``np.dot`` calls).
 Loops win on small products, where a BLAS call's
 fixed cost dominates; BLAS wins from about ``BLAS_MIN``
-multiply-adds (``python benchmarks/blas_threshold.py`` measures it).
+multiply-adds (``python tools/studies/blas_threshold.py`` measures it).
 """
 
 from . import REORDER, jit
@@ -21,13 +21,12 @@ from .blas import gemm
 from .views import matrix as _matrix
 from .views import segment
 
-BLAS_MIN = 1 << 13  # 8192; see benchmarks/blas_threshold.py
+BLAS_MIN = 1 << 13  # 8192 (docs/decisions/0003-blas-threshold.md)
 # Y A^T is a "TN" product to a column-major BLAS.  OpenBLAS keeps TN out of
 # its small-matrix kernels, which take products of up to SMALL_MAX
 # multiply-adds; with Y transposed first the product is "TT", which they
-# take.  Measured (benchmarks/forward_forms.py): 0.5-0.9x the time of TN,
-# transpose included, for 16 <= m <= 64 and 32 <= n_in <= n_out; other
-# shapes gain nothing or lose.
+# take.  That pays, transpose included, for 16 <= m <= 64 and
+# 32 <= n_in <= n_out only (docs/decisions/0014-transposed-forward.md).
 SMALL_MAX = 1_000_000
 
 
@@ -46,7 +45,7 @@ def forward(params, w, inp, i0, pre, p0, m, n_in, n_out, t0):
     b = w + n_out * n_in
     if m * n_in * n_out >= BLAS_MIN:
         if transposed_input(m, n_in, n_out):
-            # Column by column: contiguous writes, 0.28 ns per value here.
+            # Column by column: contiguous writes.
             for k in range(n_in):
                 column = segment(pre, t0 + k * m, m)
                 for s in range(m):
@@ -71,14 +70,15 @@ def forward(params, w, inp, i0, pre, p0, m, n_in, n_out, t0):
 
 @jit(fastmath=REORDER)
 def forward_row(params, w, x, pre, p0, n_in, n_out):
-    """``forward``'s loops for one sample x (1-D), for ``training.sample_epoch``.
+    """Copies ``forward``'s loops for one sample x (1-D), for
+    ``per_sample.sample_steps``, which calls it for every layer of every
+    sample (tests/kernels/test_dense.py holds the two equal).
 
-    1.15x the kernel's whole step against calling ``forward``.  A call (LLVM
-    does not inline it, perf showed): inlined by numba it would take the
-    caller's flags, and ``sample_steps`` does not reorder, so its dot product
-    would not vectorise.  ``forward`` keeps its own copy of the loop: calling
-    this from it would add a compiled function, about 0.15 s, to the cold
-    compile of every ``fit``.
+    A compiled call, not inlined by numba: inlined it would take the caller's
+    flags, and ``sample_steps`` does not reorder, so its dot product would not
+    vectorise.  ``forward`` keeps its own copy of the loop rather than calling
+    this, which would add a compiled function to the cold compile of every
+    ``fit`` (docs/decisions/0009-inlining.md).
     """
     b = w + n_out * n_in
     for j in range(n_out):

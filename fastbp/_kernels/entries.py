@@ -11,7 +11,7 @@ from typing import Callable, NamedTuple
 
 from numba import njit, types
 
-from . import passes, training
+from . import passes, per_sample, training
 
 
 class Entries(NamedTuple):
@@ -25,7 +25,7 @@ class Entries(NamedTuple):
 
 
 BUILTIN = Entries(passes.predict, passes.loss_and_gradient, training.step,
-                  training.sample_step, training.epoch, training.sample_epoch,
+                  per_sample.sample_step, training.epoch, per_sample.sample_epoch,
                   training.evaluate)
 
 
@@ -46,17 +46,16 @@ def direct(dispatcher, args):
     dispatch, or None.
 
     numba's dispatcher works out every argument's type on every call to pick
-    the compiled version (0.23 us of a batch-1 ``train_step``'s arguments, when
-    it took 10).
-    The function returned skips that: it takes ``args`` plus None for the
+    the compiled version, a large part of a batch-1 ``train_step``
+    (docs/decisions/0007-direct-calls.md).  The function returned skips that: it takes ``args`` plus None for the
     omitted ``ext``, and of each array argument it checks only that it is an
     array of the same item size, and unboxes it as the learnt type with its
     real shape and strides.  Its callers must therefore pass arrays of the
     types ``args`` had (dtype, dimensions, C order, aligned, writeable): an
     array of other dimensions would be misread.  One exception: arrays a
-    kernel only reads and whose order it tests itself (X, T and labels of
-    ``training.step`` and ``sample_step``, ``passes.check_batch``) need only
-    the dtype and dimensions.  None where no compiled
+    kernel only reads and whose order it tests itself (X, target and labels
+    of the training entries, ``scans.check_batch``) need only the dtype and
+    dimensions.  None where no compiled
     version takes ``args`` followed by the omitted ``ext`` (the sets
     ``bound_to`` makes have one signature, a tuple of ``*args``) or numba's
     internals are not as expected: the caller keeps the dispatcher.

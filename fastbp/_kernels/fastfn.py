@@ -2,9 +2,9 @@
 so that loops over them vectorise.
 
 Inside ``@njit`` code, ``np.exp``, ``np.tanh``, ``np.log1p`` and ``np.expm1`` are
-scalar calls into libm (the PyPI build of llvmlite has no SVML), about 8-10 ns
-each, which made the activations the largest cost of a small network's step
-(softplus, with two of them forward and one backward: 27 ns a value).  These
+scalar calls into libm (the PyPI build of llvmlite has no SVML), which keep
+every loop around them scalar and made the activations the largest cost of a
+small network's step (docs/decisions/0013-vectorised-functions.md).  These
 versions use only multiply-adds, one or two divisions, comparisons and an
 integer-to-float bit cast, which LLVM turns into SIMD code.  In float64 they
 agree with libm to a few units in the last place (``tests/test_fastfn.py``
@@ -157,12 +157,12 @@ _SOFTPLUS_FLAT = 40.0   # softplus' = 1 - e^-y rounds to 1 in float64 for y abov
 def softplus(x):
     """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): nothing overflows.
 
-    Inlined by numba: LLVM left this function uninlined, and so its loop
-    scalar, for float32 arguments (707 vs 95 us over 49,152 values); the two
-    functions it calls, inlined by LLVM, keep their own fastmath flags."""
+    Inlined by numba: LLVM left this function uninlined for float32
+    arguments, and so its loop scalar; the two functions it calls, inlined by
+    LLVM, keep their own fastmath flags."""
     x = float(x)
     log1p_t = _log1p_unit(exp(-abs(x)))
-    # Not max(x, 0.0): numba's max inside this select kept the loop scalar (7x).
+    # Not max(x, 0.0): numba's max inside this select keeps the loop scalar.
     return x if x != x else (x if x > 0.0 else 0.0) + log1p_t
 
 
@@ -218,8 +218,8 @@ _TANH_ONE_32 = _F(9.5)   # tanh(a) rounds to 1 in float32 for a above about 9.01
 def tanh32(x):
     """tanh of a float32 in float32 arithmetic: within 2 float32 ulp of the
     correctly rounded value over every float32 (``tests/test_fastfn.py``
-    checks them all; 1 ulp from 0.5 on), and 2.3x faster over a row than ``tanh``, which works in
-    float64.  Every constant is a float32: a Python float would turn the
+    checks them all; 1 ulp from 0.5 on), and faster over a row than ``tanh``,
+    which works in float64 at half the SIMD width.  Every constant is a float32: a Python float would turn the
     arithmetic into float64.
 
     For NaN the float-to-int conversion below yields LLVM poison, which is

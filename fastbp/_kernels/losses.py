@@ -13,9 +13,8 @@ SSE, MSE, CROSS_ENTROPY = range(3)
 CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
 
 
-# The two losses are inlined by numba into the epochs and passes that call
-# them (one compiled layer fewer): the cold compile of fit measured 0.24-0.47 s
-# shorter, alternating three times with the version without; run time the same.
+# The two losses are inlined by numba into the passes that call them: one
+# compiled layer fewer for every cold compile (docs/decisions/0009-inlining.md).
 @jit(inline="always")
 def squared_error(code, work, x0, y0, target, m, k, act_code, d0, ext):
     """sse (sum over all elements) or mse (mean over all elements)."""
@@ -32,8 +31,8 @@ def squared_error(code, work, x0, y0, target, m, k, act_code, d0, ext):
     return total * scale
 
 
-# REORDER: the sum reassociates, so its loop (and the exps in it) vectorises:
-# 227 -> 63 us over 128 rows of 384 (as vector.softmax_value).
+# REORDER: the sum reassociates, so its loop (and the exps in it) vectorises,
+# as in vector.softmax_value.
 @jit(fastmath=REORDER)
 def _log_sum_exp(x):
     top = x[0]

@@ -10,7 +10,7 @@ pass over the parameters: it writes each new value while keeping the old one
 state in rows 2 and 3), and puts them all back if any new value is not finite
 or the gradient was not.  Rows 2-3 cost two arrays of memory; a pass that only
 checks, before the one that writes, would compute Adam's square roots and
-divisions twice (measured: 1.9x the time of the whole update).
+divisions twice (docs/decisions/0010-one-pass-update.md).
 """
 import numpy as np
 
@@ -18,18 +18,20 @@ from . import REORDER, jit
 from .status import BAD_GRADIENT, BAD_STEP, OK
 
 SGD, ADAM, RMSPROP = range(3)
-# Positions in ``hyper``.  The meaning of A, B, EPS and FLAG depends on the kind:
-#   SGD:     A = momentum, FLAG = nesterov
-#   ADAM:    A = beta1, B = beta2, EPS = eps, FLAG = decoupled weight decay (AdamW)
-#   RMSPROP: A = momentum, B = alpha, EPS = eps
-# LIMIT is the largest finite value of the parameters' dtype.  STEPS is the
-# number of updates done (exact as a float64 up to 2**53), which the kernels
-# advance: in ``hyper`` rather than in an array of its own, because every array
-# argument costs the direct call about 11 ns to unbox.
-LR, A, B, EPS, DECAY, FLAG, MAX_NORM, LIMIT, STEPS = range(9)
-N_HYPER = 9
+# Positions in ``hyper``, one per meaning; a kind reads only its own:
+#   every kind: LR, DECAY (weight decay), MAX_NORM (0: no clipping), LIMIT (the
+#     largest finite value of the parameters' dtype), STEPS (updates done,
+#     exact as a float64 up to 2**53, advanced by the kernels)
+#   SGD:     MOMENTUM, NESTEROV
+#   ADAM:    BETA1, BETA2, EPS, DECOUPLED (AdamW's weight decay)
+#   RMSPROP: MOMENTUM, ALPHA, EPS
+# The count lives here rather than in an array of its own because every array
+# argument costs a direct call time to unbox (docs/decisions/0011-fewer-array-arguments.md).
+# STEPS keeps position 8, where optimizers pickled before these names kept it.
+LR, MOMENTUM, ALPHA, EPS, DECAY, NESTEROV, MAX_NORM, LIMIT, STEPS, BETA1, BETA2, DECOUPLED = \
+    range(12)
+N_HYPER = 12
 _FLOAT64_MAX = np.finfo(np.float64).max
-
 
 
 # Each rule maps (parameter, gradient, state...) of one element to their new
@@ -102,7 +104,7 @@ def update(kind, hyper, state, params, grad):
     but plain SGD (the Python optimizer allocates them).
     """
     as_dtype = params.dtype.type
-    plain = kind == SGD and hyper[A] == 0.0
+    plain = kind == SGD and hyper[MOMENTUM] == 0.0
     scale = 1.0
     if hyper[MAX_NORM] > 0.0 or not plain:
         scale = clip_scale(grad, hyper[MAX_NORM])
@@ -110,7 +112,7 @@ def update(kind, hyper, state, params, grad):
             return BAD_GRADIENT
     step = hyper[STEPS] + 1.0
     scale = as_dtype(scale)
-    lr, decay, flag = as_dtype(hyper[LR]), as_dtype(hyper[DECAY]), hyper[FLAG] != 0.0
+    lr, decay = as_dtype(hyper[LR]), as_dtype(hyper[DECAY])
     s0, s1 = state[0], state[1]
     # Whether every new value is finite once stored: an AND over comparisons
     # (NaN fails them), which unlike a float sum vectorises without fastmath.
@@ -126,17 +128,18 @@ def update(kind, hyper, state, params, grad):
             grad[i] = p
             params[i] = q
     elif kind == SGD:
-        momentum = as_dtype(hyper[A])
+        momentum, nesterov = as_dtype(hyper[MOMENTUM]), hyper[NESTEROV] != 0.0
         b0 = state[2]
         for i in range(params.size):
             p, buf = params[i], s0[i]
-            q, buf_new = _sgd(p, grad[i] * scale, buf, lr, decay, momentum, flag)
+            q, buf_new = _sgd(p, grad[i] * scale, buf, lr, decay, momentum, nesterov)
             ok &= abs(q) <= limit
             grad[i], b0[i] = p, buf
             params[i], s0[i] = q, buf_new
     elif kind == ADAM:
         # Bias corrections in float64 from the float64 betas, as torch does.
-        beta1, beta2 = hyper[A], hyper[B]
+        beta1, beta2 = hyper[BETA1], hyper[BETA2]
+        decoupled = hyper[DECOUPLED] != 0.0
         step_size = as_dtype(hyper[LR] / (1.0 - beta1 ** step))
         root_c2 = as_dtype(np.sqrt(1.0 - beta2 ** step))
         shrink = as_dtype(1.0 - hyper[LR] * hyper[DECAY])
@@ -146,14 +149,14 @@ def update(kind, hyper, state, params, grad):
         b0, b1 = state[2], state[3]
         for i in range(params.size):
             p, m, v = params[i], s0[i], s1[i]
-            q, m_new, v_new = _adam(p, grad[i] * scale, m, v, decay, shrink, flag, keep1,
+            q, m_new, v_new = _adam(p, grad[i] * scale, m, v, decay, shrink, decoupled, keep1,
                                     take1, keep2, take2, eps, step_size, root_c2)
             ok &= abs(q) <= limit
             grad[i], b0[i], b1[i] = p, m, v
             params[i], s0[i], s1[i] = q, m_new, v_new
     else:
-        keep, take = as_dtype(hyper[B]), as_dtype(1.0 - hyper[B])
-        eps, momentum = as_dtype(hyper[EPS]), as_dtype(hyper[A])
+        keep, take = as_dtype(hyper[ALPHA]), as_dtype(1.0 - hyper[ALPHA])
+        eps, momentum = as_dtype(hyper[EPS]), as_dtype(hyper[MOMENTUM])
         b0, b1 = state[2], state[3]
         for i in range(params.size):
             p, sq, buf = params[i], s0[i], s1[i]
@@ -177,23 +180,3 @@ def update(kind, hyper, state, params, grad):
         return BAD_GRADIENT if not fine else BAD_STEP
     hyper[STEPS] = step
     return OK
-
-
-@jit
-def next_random(rng):
-    """splitmix64: a small, well-mixed generator whose state is one uint64 in ``rng``."""
-    rng[0] += np.uint64(0x9E3779B97F4A7C15)
-    z = rng[0]
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@jit
-def shuffle(order, rng):
-    """Fisher-Yates shuffle of ``order`` in place, driven by ``rng``."""
-    for i in range(order.size - 1, 0, -1):
-        # The top 53 bits as a float in [0, 1): no modulo bias worth the name.
-        u = (next_random(rng) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-        j = int(u * (i + 1))
-        order[i], order[j] = order[j], order[i]

@@ -20,8 +20,8 @@ CODES = {"softmax": SOFTMAX}
 # --- softmax: s = exp(x) / sum(exp(x)),  J = diag(s) - s s^T (symmetric) ---
 
 # REORDER lets the sums reassociate, so that the loops around them vectorise
-# (in softmax_value, the exps with them): over 128 rows of 384, softmax_value
-# 0.28-0.32 ms -> 0.07-0.08 (bench_activations.py).
+# (in softmax_value, the exps with them; benchmarks/bench_activations.py
+# times them).
 @jit(fastmath=REORDER)
 def softmax_value(x, y):
     top = x[0]

@@ -1,7 +1,8 @@
 """Views of C-contiguous memory in another shape, without numba's reshape.
 
 ``reshape`` compiles, besides the view, an error path that formats the shapes
-into a message (string and repr overloads): about 2 s of every cold compile.
+into a message (string and repr overloads), seconds of every cold compile
+(docs/decisions/0015-views-not-reshape.md).
 The kernels only ever re-view memory they know to be C-contiguous and large
 enough, so these intrinsics build the view directly.  Like ``reshape``, the
 view shares the array's memory and keeps it alive.
@@ -93,8 +94,8 @@ def c_ordered(a):
 
     A direct call (``entries.direct``) unboxes any array of the right item
     size as the type it learnt, keeping its real strides, so train_step's
-    fast path can leave this test to the kernel: 4 ns here against 40 ns of
-    a 1.6 us step for each ``flags.carray`` in Python.  (Alignment is not
+    fast path can leave this test to the kernel, where it is far cheaper than
+    ``flags.carray`` in Python (docs/decisions/0007-direct-calls.md).  (Alignment is not
     checked: numba's own dispatch types unaligned arrays as aligned too.)
     """
     if a.size == 0:
