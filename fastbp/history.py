@@ -38,10 +38,41 @@ class History:
         last = f", last loss {self.loss[-1]:.6g}" if self.loss else ""
         return f"History({len(self)} epochs{last})"
 
-    def plot(self, path=None, ax=None):
-        """Draw the loss curves with matplotlib (an optional dependency).
+    def plot(self, path=None, ax=None, *, loss_label="loss", validation_label="validation",
+             accuracy=True, title=None):
+        """Draw the loss curves, and the validation accuracy, with matplotlib.
 
-        Saves a PNG to ``path`` when given; returns the matplotlib Axes.
+        matplotlib is an optional dependency.  The losses share a log scale;
+        the validation accuracy, when it was recorded (``fit`` with
+        ``validation_data`` and ``loss="cross_entropy"``), is drawn on a second
+        y axis from 0 to 1 on the right (``ax.figure.axes[-1]``).
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Save the figure there as a PNG.
+        ax : matplotlib Axes, optional
+            Draw into it; a new 6x4 inch figure when None.
+        loss_label : str
+            Name of the loss, for the y axis and the legend: ``"cross-entropy"``
+            rather than ``"loss"`` says what was minimised.
+        validation_label : str
+            Name of the data ``fit`` validated on (``"test"`` if that was the
+            test split), for the legend.
+        accuracy : bool
+            Draw the validation accuracy when it was recorded.
+        title : str, optional
+            The Axes' title.
+
+        Returns
+        -------
+        matplotlib Axes
+            The Axes of the losses.
+
+        Raises
+        ------
+        ImportError
+            When matplotlib is not installed.
         """
         try:
             import matplotlib
@@ -53,13 +84,23 @@ class History:
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
         epochs = np.arange(1, len(self) + 1)
-        ax.plot(epochs, self.loss, label="training loss")
+        lines = ax.plot(epochs, self.loss, label=f"training {loss_label}")
         if self.val_loss:
-            ax.plot(epochs, self.val_loss, label="validation loss")
+            lines += ax.plot(epochs, self.val_loss, label=f"{validation_label} {loss_label}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
+        ax.set_ylabel(loss_label)
         ax.set_yscale("log")
-        ax.legend()
+        if accuracy and self.val_accuracy:
+            right = ax.twinx()
+            # The next colour of ax's cycle, so that no two curves share one.
+            lines += right.plot(epochs, self.val_accuracy, color=f"C{len(lines)}",
+                                linestyle="--", label=f"{validation_label} accuracy")
+            right.set_ylabel(f"{validation_label} accuracy")
+            right.set_ylim(0.0, 1.0)
+        if title is not None:
+            ax.set_title(title)
+        # One legend for both axes, on the loss axes.
+        ax.legend(lines, [line.get_label() for line in lines], loc="center right")
         if path is not None:
             ax.figure.tight_layout()
             ax.figure.savefig(path, dpi=120)
