@@ -36,12 +36,17 @@ bench: $(STAMP)
 
 # Publish the results as a static site in .asv/html and serve it on
 # http://127.0.0.1:$(DASHBOARD_PORT)/ until Ctrl-C.  Served by Python's own
-# server bound to loopback (asv preview listens on every interface).  The
-# pages load their JavaScript from CDNs: they render only where those are
-# reachable.
+# server bound to loopback (asv preview listens on every interface).  asv's
+# pages load their JavaScript and CSS from CDNs; tools/dashboard/vendor.py
+# installs the same libraries, pinned in tools/dashboard/package-lock.json,
+# with npm ci (into .asv/dashboard-npm), copies them into .asv/html/vendor and
+# points the pages at the copies, so the site renders with no internet.  It
+# fails, naming the reference or file, if anything is still loaded from
+# elsewhere.  Needs node and npm, and the registry once (npm's cache after).
 DASHBOARD_PORT ?= 8080
 dashboard: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv publish
+	$(BIN)/python tools/dashboard/vendor.py .asv/html
 	$(BIN)/python -m http.server $(DASHBOARD_PORT) --bind 127.0.0.1 --directory .asv/html
 
 clean:
