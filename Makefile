@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench-smoke bench dashboard clean
+.PHONY: demo test bench-smoke bench dashboard dashboard-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,22 @@ dashboard: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv publish
 	$(BIN)/python tools/dashboard/vendor.py .asv/html
 	$(BIN)/python -m http.server $(DASHBOARD_PORT) --bind 127.0.0.1 --directory .asv/html
+
+# Build the same site and render it in headless Chromium (Debian's chromium,
+# installed with apt-get when /usr/bin/chromium is missing, which needs root):
+# it fails unless the benchmark grid, the benchmark list and one benchmark's
+# graph are drawn, with no "failed to load" page and no asv error.  Add
+# DASHBOARD_CHECK_ARGS=--screenshot=graph.png for a picture of the graph.
+# With no results in .asv/results it draws a stand-in instead, the cheapest
+# result asv publishes: one benchmark at one parameter (Forward.time_forward,
+# tiny, float64) run once in this environment on this checkout,
+#   asv run --python=same --quick --set-commit-hash <commit> -b <benchmark>
+# (asv saves results from an existing environment only with a commit to file
+# them under: the newest main commit in HEAD, as asv graphs main only), a few
+# seconds.  The stand-in lives in .asv/dashboard-check, never in .asv/results,
+# where `make bench` would take its commit as measured and skip it.
+dashboard-check: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/dashboard/check.py $(DASHBOARD_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache
