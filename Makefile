@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench-smoke bench dashboard clean
+.PHONY: demo test bench-smoke bench dashboard dashboard-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,13 +36,34 @@ bench: $(STAMP)
 
 # Publish the results as a static site in .asv/html and serve it on
 # http://127.0.0.1:$(DASHBOARD_PORT)/ until Ctrl-C.  Served by Python's own
-# server bound to loopback (asv preview listens on every interface).  The
-# pages load their JavaScript from CDNs: they render only where those are
-# reachable.
+# server bound to loopback (asv preview listens on every interface).  asv's
+# pages load their JavaScript and CSS from CDNs; tools/dashboard/vendor.py
+# installs the same libraries, pinned in tools/dashboard/package-lock.json,
+# with npm ci (into .asv/dashboard-npm), copies them into .asv/html/vendor and
+# points the pages at the copies, so the site renders with no internet.  It
+# fails, naming the reference or file, if anything is still loaded from
+# elsewhere.  Needs node and npm, and the registry once (npm's cache after).
 DASHBOARD_PORT ?= 8080
 dashboard: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv publish
+	$(BIN)/python tools/dashboard/vendor.py .asv/html
 	$(BIN)/python -m http.server $(DASHBOARD_PORT) --bind 127.0.0.1 --directory .asv/html
+
+# Build the same site and render it in headless Chromium (Debian's chromium,
+# installed with apt-get when /usr/bin/chromium is missing, which needs root):
+# it fails unless the benchmark grid, the benchmark list and one benchmark's
+# graph are drawn, with no "failed to load" page and no asv error.  Add
+# DASHBOARD_CHECK_ARGS=--screenshot=graph.png for a picture of the graph.
+# With no results in .asv/results it draws a stand-in instead, the cheapest
+# result asv publishes: one benchmark at one parameter (Forward.time_forward,
+# tiny, float64) run once in this environment on this checkout,
+#   asv run --python=same --quick --set-commit-hash <commit> -b <benchmark>
+# (asv saves results from an existing environment only with a commit to file
+# them under: the newest main commit in HEAD, as asv graphs main only), a few
+# seconds.  The stand-in lives in .asv/dashboard-check, never in .asv/results,
+# where `make bench` would take its commit as measured and skip it.
+dashboard-check: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/dashboard/check.py $(DASHBOARD_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache
