@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench-smoke bench dashboard clean
+.PHONY: demo test bench-smoke bench dashboard docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,20 @@ DASHBOARD_PORT ?= 8080
 dashboard: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv publish
 	$(BIN)/python -m http.server $(DASHBOARD_PORT) --bind 127.0.0.1 --directory .asv/html
+
+# The documentation (docs/), built from the docstrings and the Markdown pages
+# into docs/_build/html.  Any warning fails the build (-W; --keep-going reports
+# them all first); -E re-reads every page, so that a warning from a docstring
+# that changed since the last build is not hidden by Sphinx's cache.  The docs
+# extra goes into the same .venv, on a stamp of its own that the install above
+# removes with its own (both match .installed-*).
+DOCS_STAMP := $(STAMP).docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --editable ".[docs]"
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -E -W --keep-going -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .asv .pytest_cache
