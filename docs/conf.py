@@ -47,7 +47,7 @@ def setup(app):
 
 # --- numpydoc ----------------------------------------------------------------
 # api.rst lists each class's members itself (autodoc's :members:), so numpydoc
-# adds no member tables of its own (they would list private helpers too) and
+# adds no member tables of its own (they would list private methods too) and
 # makes no toctree of them.
 numpydoc_show_class_members = False
 numpydoc_show_inherited_class_members = False
