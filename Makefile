@@ -1,26 +1,39 @@
-# Two commands on a fresh machine with Python 3.11:
-#   make demo   set everything up in .venv, then run the main job
-#   make test   set everything up in .venv, then run the test suite
+# Two commands on a fresh machine with Python 3.10 or newer and make:
+#   make demo   set up .venv with the demo's extra, then run the main job
+#   make test   set up .venv with the test and benchmark extras, then run the tests
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+comma  := ,
 
-.PHONY: demo test bench-smoke bench dashboard dashboard-check clean
+.PHONY: demo test bench-smoke bench dashboard dashboard-check docs clean
 
-$(STAMP): pyproject.toml
+# One stamp per set of extras, named for pyproject.toml's checksum, so that an
+# edit of pyproject.toml installs again.
+HASH       := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
+DOCS_STAMP := $(VENV)/.installed-docs-$(HASH)
+define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --editable ".[test,bench,demo]"
-	rm -f $(VENV)/.installed-* && touch $@
+	$(BIN)/python -m pip install --quiet --editable ".[$(1)]"
+	touch $@
+endef
+$(DEMO_STAMP): pyproject.toml
+	$(call install,demo)
+$(TEST_STAMP): pyproject.toml
+	$(call install,test$(comma)bench)
+$(DOCS_STAMP): pyproject.toml
+	$(call install,docs)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m fastbp.demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 # Every asv benchmark once, in this environment: catches a broken benchmark.
-bench-smoke: $(STAMP)
+bench-smoke: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash .ci/asv-smoke
 
 # The history of main: every commit on main since 79c9c17 (which brought
@@ -30,7 +43,7 @@ bench-smoke: $(STAMP)
 # run measures only new commits.  Narrow it with e.g.
 #   make bench BENCH_RANGE=HEAD^!      (the newest commit only)
 BENCH_RANGE ?= 79c9c17^..main
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv machine --yes >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv run --skip-existing-commits $(BENCH_RANGE)
 
@@ -44,7 +57,7 @@ bench: $(STAMP)
 # fails, naming the reference or file, if anything is still loaded from
 # elsewhere.  Needs node and npm, and the registry once (npm's cache after).
 DASHBOARD_PORT ?= 8080
-dashboard: $(STAMP)
+dashboard: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv publish
 	$(BIN)/python tools/dashboard/vendor.py .asv/html
 	$(BIN)/python -m http.server $(DASHBOARD_PORT) --bind 127.0.0.1 --directory .asv/html
@@ -62,9 +75,16 @@ dashboard: $(STAMP)
 # them under: the newest main commit in HEAD, as asv graphs main only), a few
 # seconds.  The stand-in lives in .asv/dashboard-check, never in .asv/results,
 # where `make bench` would take its commit as measured and skip it.
-dashboard-check: $(STAMP)
+dashboard-check: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tools/dashboard/check.py $(DASHBOARD_CHECK_ARGS)
 
+# The documentation (docs/), built from the docstrings and the Markdown pages
+# into docs/_build/html.  Any warning fails the build (-W; --keep-going reports
+# them all first); -E re-reads every page, so that a warning from a docstring
+# that changed since the last build is not hidden by Sphinx's cache.
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -E -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) .asv .pytest_cache
+	rm -rf $(VENV) .asv .pytest_cache docs/_build
 	find . -name __pycache__ -prune -exec rm -rf {} +
