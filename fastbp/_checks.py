@@ -12,7 +12,7 @@ arrays already in the kernels' form are left to the kernels' own guard
 (``fastbp._kernels.scans.check_batch``), which returns a status before it
 writes anything; ``refused`` then runs the full checks here, so the message
 is the same either way.  At batch 1 a separate scan would cost as much as the
-step (docs/decisions/0012-finiteness-scans.md).
+step (docs/decisions/0015-finiteness-scans.md).
 """
 import functools
 import numbers

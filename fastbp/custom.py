@@ -50,6 +50,13 @@ def register_activation(name, value, derivative=None, *, vjp=None):
         ``vjp(x, y, g)`` replaces ``g`` by ``J(x)^T g`` in place, where
         ``J[a, b] = d f_a / d x_b`` and ``y = f(x)``.
 
+    Returns
+    -------
+    int
+        The activation's code.
+
+    Notes
+    -----
     The functions are called with float64 or float32 values (the network's
     dtype).  They run inside the compiled passes: no Python per element.
     Networks using them compile their own passes once per process (closures

@@ -31,7 +31,7 @@ def gradcheck(net, X, T, loss="sse", *, h=1e-5, max_params=None, seed=0):
     float
         ``max_i |g_i - d_i| / max(|g_i|, |d_i|, floor)`` over the checked
         parameters, g the analytic gradient and d the central difference;
-        ``floor`` is 1e-6 of the largest |d_i|, so components that are zero up
+        ``floor`` is 1e-6 of the largest ``|d_i|``, so components that are zero up
         to rounding do not count as relative errors.
     """
     if not isinstance(net, Network):

@@ -31,6 +31,7 @@ class History:
         return len(self.loss)
 
     def as_dict(self):
+        """The per-epoch lists as a dict of plain lists (JSON-ready)."""
         return {"loss": list(self.loss), "val_loss": list(self.val_loss),
                 "val_accuracy": list(self.val_accuracy), "time": list(self.time)}
 

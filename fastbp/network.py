@@ -75,10 +75,12 @@ class Network:
 
     @property
     def dtype(self):
+        """Dtype of the parameters, gradients and outputs (np.dtype)."""
         return self._dtype
 
     @property
     def n_params(self):
+        """Number of parameters: the length of ``params`` (int)."""
         return self._params.size
 
     @property
@@ -213,6 +215,9 @@ class Network:
             Early stopping: stop when the validation loss (the training loss
             without validation data) has not improved by more than
             ``min_delta`` for ``patience`` epochs, and restore the best parameters.
+        min_delta : float
+            The smallest decrease of the watched loss that early stopping
+            counts as an improvement.
         callbacks : sequence of callables
             Each called as ``callback(net, history)`` after every epoch;
             training stops when one returns True.

@@ -62,7 +62,7 @@ _drop_stale_cache()
 # NRT, numba's reference counting (``entry``): they allocate nothing and return
 # no arrays, and without NRT numba unboxes an array argument without making a
 # MemInfo for it, which is most of a tiny call's cost
-# (docs/decisions/0006-entries-without-nrt.md).  The functions they call keep
+# (docs/decisions/0008-entries-without-nrt.md).  The functions they call keep
 # NRT, set explicitly, since a function that leaves it unset inherits its
 # caller's.  ``_nrt`` is one of numba's private options; where it is missing,
 # everything keeps NRT.  The rule that follows: a function an entry calls

@@ -24,7 +24,7 @@ def is_vector(code):
 
 # The two dispatchers below are inlined by numba into the passes that call
 # them: one compiled function fewer between the passes and the loops
-# (docs/decisions/0009-inlining.md).
+# (docs/decisions/0011-inlining.md).
 @jit(inline="always")
 def forward_at(code, work, x0, y0, m, n, ext):
     """Y = f(X) for m rows of n features: X from work[x0], Y into work[y0]."""

@@ -26,7 +26,7 @@ BLAS_MIN = 1 << 13  # 8192 (docs/decisions/0003-blas-threshold.md)
 # its small-matrix kernels, which take products of up to SMALL_MAX
 # multiply-adds; with Y transposed first the product is "TT", which they
 # take.  That pays, transpose included, for 16 <= m <= 64 and
-# 32 <= n_in <= n_out only (docs/decisions/0014-transposed-forward.md).
+# 32 <= n_in <= n_out only (docs/decisions/0005-transposed-forward-product.md).
 SMALL_MAX = 1_000_000
 
 
@@ -78,7 +78,7 @@ def forward_row(params, w, x, pre, p0, n_in, n_out):
     flags, and ``sample_steps`` does not reorder, so its dot product would not
     vectorise.  ``forward`` keeps its own copy of the loop rather than calling
     this, which would add a compiled function to the cold compile of every
-    ``fit`` (docs/decisions/0009-inlining.md).
+    ``fit`` (docs/decisions/0011-inlining.md).
     """
     b = w + n_out * n_in
     for j in range(n_out):

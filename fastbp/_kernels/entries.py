@@ -47,7 +47,7 @@ def direct(dispatcher, args):
 
     numba's dispatcher works out every argument's type on every call to pick
     the compiled version, a large part of a batch-1 ``train_step``
-    (docs/decisions/0007-direct-calls.md).  The function returned skips that: it takes ``args`` plus None for the
+    (docs/decisions/0009-direct-calls.md).  The function returned skips that: it takes ``args`` plus None for the
     omitted ``ext``, and of each array argument it checks only that it is an
     array of the same item size, and unboxes it as the learnt type with its
     real shape and strides.  Its callers must therefore pass arrays of the

@@ -4,7 +4,7 @@ so that loops over them vectorise.
 Inside ``@njit`` code, ``np.exp``, ``np.tanh``, ``np.log1p`` and ``np.expm1`` are
 scalar calls into libm (the PyPI build of llvmlite has no SVML), which keep
 every loop around them scalar and made the activations the largest cost of a
-small network's step (docs/decisions/0013-vectorised-functions.md).  These
+small network's step (docs/decisions/0013-vectorised-elementary-functions.md).  These
 versions use only multiply-adds, one or two divisions, comparisons and an
 integer-to-float bit cast, which LLVM turns into SIMD code.  In float64 they
 agree with libm to a few units in the last place (``tests/test_fastfn.py``

@@ -14,7 +14,7 @@ CODES = {"sse": SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY}
 
 
 # The two losses are inlined by numba into the passes that call them: one
-# compiled layer fewer for every cold compile (docs/decisions/0009-inlining.md).
+# compiled layer fewer for every cold compile (docs/decisions/0011-inlining.md).
 @jit(inline="always")
 def squared_error(code, work, x0, y0, target, m, k, act_code, d0, ext):
     """sse (sum over all elements) or mse (mean over all elements)."""

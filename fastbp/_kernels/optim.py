@@ -10,7 +10,7 @@ pass over the parameters: it writes each new value while keeping the old one
 state in rows 2 and 3), and puts them all back if any new value is not finite
 or the gradient was not.  Rows 2-3 cost two arrays of memory; a pass that only
 checks, before the one that writes, would compute Adam's square roots and
-divisions twice (docs/decisions/0010-one-pass-update.md).
+divisions twice (docs/decisions/0012-one-pass-optimizer-update.md).
 """
 import numpy as np
 
@@ -26,7 +26,7 @@ SGD, ADAM, RMSPROP = range(3)
 #   ADAM:    BETA1, BETA2, EPS, DECOUPLED (AdamW's weight decay)
 #   RMSPROP: MOMENTUM, ALPHA, EPS
 # The count lives here rather than in an array of its own because every array
-# argument costs a direct call time to unbox (docs/decisions/0011-fewer-array-arguments.md).
+# argument costs a direct call time to unbox (docs/decisions/0014-fewer-array-arguments.md).
 # STEPS keeps position 8, where optimizers pickled before these names kept it.
 LR, MOMENTUM, ALPHA, EPS, DECAY, NESTEROV, MAX_NORM, LIMIT, STEPS, BETA1, BETA2, DECOUPLED = \
     range(12)

@@ -16,7 +16,7 @@ from .views import START, flat
 
 # forward_at, output_delta and backward are inlined by numba into the entries
 # that call them: each layer of compiled calls costs its whole subtree's
-# optimisation twice (docs/decisions/0009-inlining.md).
+# optimisation twice (docs/decisions/0011-inlining.md).
 @jit(inline="always")
 def forward_at(params, layers, inp, i0, m, work, pre0, out0, free0, ext):
     """Fill X_i and Y_i for every layer; returns where Y_n starts in ``work``.
@@ -91,7 +91,7 @@ def predict(params, layers, X, work, result, ext=None):
         m = min(n, lo + cap) - lo
         y0 = forward_at(params, layers, inp, lo * n_in, m, work, pre0, out0, delta0, ext)
         # A loop, not slice assignment, which compiles a shape-error path that
-        # formats strings (docs/decisions/0015-views-not-reshape.md).
+        # formats strings (docs/decisions/0016-views-instead-of-reshape.md).
         for k in range(m * n_out):
             outputs[lo * n_out + k] = work[y0 + k]
     return OK

@@ -1,5 +1,5 @@
 """Training one sample at a time under plain SGD, with the backward pass and
-the update fused (docs/decisions/0005-fused-per-sample-step.md).
+the update fused (docs/decisions/0006-fused-per-sample-step.md).
 
 ``fit(batch_size=1)`` with SGD without momentum or clipping runs
 ``sample_epoch``; ``train_step`` on one sample under that SGD runs

@@ -4,7 +4,7 @@ and the check of a batch that every training entry makes before it computes.
 These are cheap tests that return a status (``status.py``); ``fastbp._checks``
 turns a refused status into the message that names the argument.  They run
 inside the compiled call because at batch 1 a separate call per array would
-cost more than the step (docs/decisions/0012-finiteness-scans.md).
+cost more than the step (docs/decisions/0015-finiteness-scans.md).
 """
 import numpy as np
 

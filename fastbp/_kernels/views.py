@@ -2,7 +2,7 @@
 
 ``reshape`` compiles, besides the view, an error path that formats the shapes
 into a message (string and repr overloads), seconds of every cold compile
-(docs/decisions/0015-views-not-reshape.md).
+(docs/decisions/0016-views-instead-of-reshape.md).
 The kernels only ever re-view memory they know to be C-contiguous and large
 enough, so these intrinsics build the view directly.  Like ``reshape``, the
 view shares the array's memory and keeps it alive.
@@ -95,7 +95,7 @@ def c_ordered(a):
     A direct call (``entries.direct``) unboxes any array of the right item
     size as the type it learnt, keeping its real strides, so train_step's
     fast path can leave this test to the kernel, where it is far cheaper than
-    ``flags.carray`` in Python (docs/decisions/0007-direct-calls.md).  (Alignment is not
+    ``flags.carray`` in Python (docs/decisions/0009-direct-calls.md).  (Alignment is not
     checked: numba's own dispatch types unaligned arrays as aligned too.)
     """
     if a.size == 0:
