@@ -1,4 +1,4 @@
-"""The public API of DESIGN.md section 3 behaves as documented.
+"""The public API (docs/api.rst) behaves as documented.
 
 Covers: ``sizes``/``activations``; the flat ``params`` array and its layout
 (per layer the row-major A_i block, then B_i); ``weights``/``biases``/``split``

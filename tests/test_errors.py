@@ -1,6 +1,6 @@
 """Bad input gets a clear exception and leaves the network exactly as it was.
 
-DESIGN.md section 4: every refused call raises a ``ValueError`` (wrong shape,
+The rule (docs/design.md, "Validation"): every refused call raises a ``ValueError`` (wrong shape,
 value or name) or a ``TypeError`` (wrong kind of object or dtype) whose message
 names the argument (and the layer where there is one) and states what was
 expected and what was given -- and it is raised before anything is written, so
