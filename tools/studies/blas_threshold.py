@@ -6,20 +6,23 @@ a range of shapes (m samples x n_in -> n_out) in float64 and float32, single
 threaded.  The crossover, in multiply-adds per product, is what
 ``dense.BLAS_MIN`` is set from.
 
-    python benchmarks/blas_threshold.py
+    python tools/studies/blas_threshold.py
 
-Importing this module (asv does) runs nothing.
+It re-executes itself with one thread for OpenBLAS, OpenMP and numba.
 """
 import os
 import sys
 import time
 import types
 
+import numpy as np
+from numba import njit
+
+from fastbp._kernels import dense
+
 
 def _variant(function, blas_min):
     """``function`` recompiled with its module's BLAS_MIN replaced."""
-    from numba import njit
-
     py = function.py_func
     scope = dict(py.__globals__, BLAS_MIN=blas_min)
     return njit(error_model="numpy", fastmath={"reassoc", "contract", "nsz", "arcp"})(
@@ -39,9 +42,6 @@ def _median_us(call, budget=0.05):
 
 
 def main():
-    import numpy as np
-    from fastbp._kernels import dense
-
     loops = _variant(dense.forward, 1 << 62)
     blas = _variant(dense.forward, 0)
     print(f"{'dtype':8} {'m':>4} {'n_in':>5} {'n_out':>5} {'MACs':>9} {'loops us':>9} "
