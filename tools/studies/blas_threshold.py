@@ -53,8 +53,9 @@ def main():
             rng = np.random.default_rng(0)
             params = rng.normal(size=n_out * n_in + n_out).astype(dtype)
             inp = rng.normal(size=m * n_in).astype(dtype)
-            pre = np.empty(m * n_out, dtype)
-            args = (params, 0, inp, 0, pre, 0, m, n_in, n_out)
+            # the output, then the room forward may use for a transposed copy of the input
+            pre = np.empty(m * n_out + m * n_in, dtype)
+            args = (params, 0, inp, 0, pre, 0, m, n_in, n_out, m * n_out)
             t_loop = t_blas = None
             for _ in range(3):  # interleave, keep the best median of three rounds
                 a, b = _median_us(lambda: loops(*args)), _median_us(lambda: blas(*args))
