@@ -210,7 +210,7 @@ class Measurement:
         """({impl: runner}, {impl: samples timed}, {impl: epochs per block}) of
         the implementations available, each checked after its warm-up epoch;
         whether all agree."""
-        base, n, batch = workloads.EPOCH_WORKLOADS[name]
+        _, n, batch = workloads.EPOCH_WORKLOADS[name]
         sizes, acts, dtype = workloads.network(name)
         caps = self.settings["caps"] if name == "tiny-epoch" else {}
         reference = {}  # samples -> parameters after the NumPy loop

@@ -25,14 +25,14 @@ NAMES = list(STEP_WORKLOADS) + list(EPOCH_WORKLOADS)
 
 def network(name):
     """(sizes, activations, dtype) of a step or epoch workload."""
-    sizes, acts, _, dtype = STEP_WORKLOADS[EPOCH_WORKLOADS[name][0]
-                                           if name in EPOCH_WORKLOADS else name]
+    step = EPOCH_WORKLOADS[name][0] if name in EPOCH_WORKLOADS else name
+    sizes, acts, _, dtype = STEP_WORKLOADS[step]
     return sizes, acts, dtype
 
 
 def data_seed(name):
     """The seed of a workload's data: 100 + its place among the step
-    workloads, 200 + among the epoch workloads (whichever are run)."""
+    workloads, 200 + among the epoch workloads, whether or not the others run."""
     if name in EPOCH_WORKLOADS:
         return 200 + list(EPOCH_WORKLOADS).index(name)
     return 100 + list(STEP_WORKLOADS).index(name)
