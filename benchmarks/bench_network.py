@@ -5,8 +5,7 @@ Every kernel is compiled (or loaded from numba's cache) in ``setup`` by warm-up
 calls, so no timing ever includes compilation; compilation has benchmarks of
 its own in ``bench_startup``.
 """
-from .common import (DTYPES, WORKLOAD_NAMES, OnePerProcess, problem, reference,
-                     relative_error, warm_up)
+from .common import DTYPES, WORKLOAD_NAMES, OnePerProcess, problem, testing, warm_up
 
 _PREPARED = OnePerProcess()
 
@@ -57,8 +56,9 @@ class Correctness:
     """Answers on fixed data, so that a commit that is fast but wrong shows.
 
     ``track_loss`` is the value itself (it moves when the maths or the seeded
-    initialisation changes); the two errors compare with a float64 NumPy
-    reference and should stay near 1e-16 (float64) or 1e-7 (float32).
+    initialisation changes); the two errors compare with the float64 NumPy
+    reference (``fastbp.testing``) and should stay near 1e-16 (float64) or
+    1e-7 (float32).
     """
 
     params = [WORKLOAD_NAMES, DTYPES]
@@ -67,7 +67,8 @@ class Correctness:
 
     def setup(self, workload, dtype):
         self.net, self.X, self.T, self.loss = problem(workload, dtype)
-        self.out, self.value, self.grad = reference(self.net, self.X, self.T, self.loss)
+        self.out, self.value, self.grad = testing.outputs_loss_and_gradient(
+            self.net, self.X, self.T, self.loss)
 
     def track_loss(self, workload, dtype):
         value, _ = self.net.loss_and_gradient(self.X, self.T, loss=self.loss)
@@ -76,12 +77,12 @@ class Correctness:
     track_loss.unit = "loss"
 
     def track_forward_error(self, workload, dtype):
-        return relative_error(self.net.forward(self.X), self.out)
+        return testing.max_relative_error(self.net.forward(self.X), self.out)
 
     track_forward_error.unit = "relative error"
 
     def track_gradient_error(self, workload, dtype):
         _, grad = self.net.loss_and_gradient(self.X, self.T, loss=self.loss)
-        return relative_error(grad, self.grad)
+        return testing.max_relative_error(grad, self.grad)
 
     track_gradient_error.unit = "relative error"

@@ -1,5 +1,6 @@
 """What the benchmarks share: the process environment, the workloads, seeded
-data and a plain NumPy reference to check fastbp's answers against.
+data and the NumPy reference of the derivation (``fastbp.testing``) to check
+fastbp's answers against.
 
 Importing this module changes the environment of the process (thread counts,
 numba's cache directory), so it must be imported before numba or NumPy are:
@@ -75,7 +76,7 @@ class Workload:
 
 
 # Epoch sizes keep a whole suite run sane: mnist's 12,800 samples are a fifth of
-# the real 60,000 (compare.py times full epochs side by side with the peers).
+# the real 60,000 (tools/compare times full epochs side by side with the peers).
 WORKLOADS = {
     "tiny": Workload([2, 16, 16, 1], ["tanh", "tanh", "identity"], 1, np.float64, 101, 10_000),
     "small": Workload([64, 128, 128, 10], ["tanh", "tanh", "softmax"], 32, np.float64, 102, 3_200),
@@ -185,60 +186,21 @@ class OnePerProcess:
         return self._value
 
 
-# --- the reference: the derivation in float64 NumPy, written for reading ---
+def _load_reference():
+    """``fastbp/testing.py`` of this checkout, loaded from its file.
 
-def _activate(name, pre):
-    if name == "tanh":
-        return np.tanh(pre)
-    if name == "identity":
-        return pre.copy()
-    if name == "softmax":
-        shifted = np.exp(pre - pre.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
-    raise NotImplementedError(f"the benchmark reference has no activation {name!r}")
-
-
-def reference(net, X, T, loss):
-    """(outputs, loss, flat gradient) of ``net`` on (X, T), in float64."""
-    weights = [w.astype(np.float64) for w in net.weights]
-    biases = [b.astype(np.float64) for b in net.biases]
-    outs = [np.asarray(X, np.float64)]
-    pres = []
-    for w, b, name in zip(weights, biases, net.activations):
-        pres.append(outs[-1] @ w.T + b)
-        outs.append(_activate(name, pres[-1]))
-    y = outs[-1]
-    m = y.shape[0]
-    if loss == "cross_entropy":
-        top = pres[-1].max(axis=1)
-        log_sum_exp = top + np.log(np.exp(pres[-1] - top[:, None]).sum(axis=1))
-        value = np.mean(log_sum_exp - pres[-1][np.arange(m), T])
-        delta = y.copy()
-        delta[np.arange(m), T] -= 1.0
-        delta /= m  # dL/dX of softmax + cross-entropy together
-    else:
-        residual = y - np.asarray(T, np.float64)
-        value = np.sum(residual ** 2)
-        delta = _through_activation(net.activations[-1], y, 2.0 * residual)
-    grads = []
-    for i in range(len(weights) - 1, -1, -1):
-        grads.append((delta.T @ outs[i], delta.sum(axis=0)))
-        if i > 0:
-            delta = _through_activation(net.activations[i - 1], outs[i], delta @ weights[i])
-    flat = np.concatenate([part.ravel() for pair in reversed(grads) for part in pair])
-    return y, float(value), flat
+    asv installs the fastbp of each commit it measures, and older commits have
+    no ``fastbp.testing``.  The reference imports nothing but NumPy and reads
+    only a network's public ``weights``, ``biases`` and ``activations``, so
+    this one copy checks every commit alike.
+    """
+    path = pathlib.Path(__file__).resolve().parent.parent / "fastbp" / "testing.py"
+    spec = importlib.util.spec_from_file_location("fastbp_bench_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _through_activation(name, out, grad_out):
-    """dL/dpre from dL/dout for an elementwise activation, given its output."""
-    if name == "tanh":
-        return grad_out * (1.0 - out ** 2)
-    if name == "identity":
-        return grad_out
-    raise NotImplementedError(f"the benchmark reference has no derivative for {name!r}")
-
-
-def relative_error(value, expected):
-    """max |value - expected| / max |expected|: one number, scale-free."""
-    value = np.asarray(value, np.float64)
-    return float(np.max(np.abs(value - expected)) / np.max(np.abs(expected)))
+# The slow, obvious reference (float64, explicit Jacobians) the ``track_``
+# benchmarks compare fastbp's answers with.
+testing = _load_reference()

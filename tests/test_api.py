@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from naive import layer_offsets
+from fastbp.testing import layer_offsets
 
 DTYPES = [np.float64, np.float32]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastbp
-import naive
+from fastbp import testing
 
 
 @numba.njit
@@ -110,12 +110,12 @@ def test_custom_activations_match_the_numpy_reference(dtype):
     ref_args = ([w.astype(np.float64) for w in net.weights],
                 [b.astype(np.float64) for b in net.biases], ["tanh", "softmax", "identity"])
     rtol = 1e-12 if dtype == np.float64 else 2e-5
-    naive.assert_close(net.forward(X), naive.forward(*ref_args, X.astype(np.float64)), rtol)
+    testing.assert_close(net.forward(X), testing.forward(*ref_args, X.astype(np.float64)), rtol)
     loss, grad = net.loss_and_gradient(X, T, "mse")
-    ref_loss, ref_grad, _ = naive.loss_and_gradient(*ref_args, X.astype(np.float64),
+    ref_loss, ref_grad, _ = testing.loss_and_gradient(*ref_args, X.astype(np.float64),
                                                     T.astype(np.float64), "mse")
     assert loss == pytest.approx(ref_loss, rel=rtol)
-    naive.assert_close(grad, ref_grad, rtol)
+    testing.assert_close(grad, ref_grad, rtol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -126,12 +126,12 @@ def test_custom_and_builtin_networks_agree(dtype):
     X, _ = problem(sizes, m=9, dtype=dtype)
     T = np.eye(4, dtype=dtype)[np.arange(9) % 4]
     rtol = 1e-12 if dtype == np.float64 else 1e-5
-    naive.assert_close(custom.forward(X), builtin.forward(X), rtol)
+    testing.assert_close(custom.forward(X), builtin.forward(X), rtol)
     # (cross_entropy needs the built-in softmax, whose delta it fuses: mse here.)
     _, g1, gx1 = custom.loss_and_gradient(X, T, "mse", input_gradient=True)
     _, g2, gx2 = builtin.loss_and_gradient(X, T, "mse", input_gradient=True)
-    naive.assert_close(g1, g2, rtol)
-    naive.assert_close(gx1, gx2, rtol)
+    testing.assert_close(g1, g2, rtol)
+    testing.assert_close(gx1, gx2, rtol)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

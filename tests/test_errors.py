@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from naive import layer_offsets
+from fastbp.testing import layer_offsets
 
 N_IN, N_HIDDEN, N_OUT = 3, 5, 2
 SIZES = (N_IN, N_HIDDEN, N_OUT)

@@ -1,6 +1,6 @@
 """fastbp's gradients against independent references.
 
-1. ``naive.py``: the derivation written out in NumPy with explicit Jacobians,
+1. ``fastbp.testing``: the derivation written out in NumPy with explicit Jacobians,
    checked against ``Network.forward`` and ``Network.loss_and_gradient`` for
    every activation in hidden and output position and every loss.
 2. Central finite differences of the loss, over every parameter and every
@@ -17,7 +17,7 @@ import pytest
 import fastbp
 from fastbp._kernels import activations as kernels
 
-import naive
+from fastbp import testing
 
 # --- tolerances ------------------------------------------------------------
 # float64 fastbp vs the float64 reference: the same sums in another order, so
@@ -28,12 +28,12 @@ import naive
 REF_RTOL = 1e-12
 # float32 fastbp vs the float64 reference on the same (float32) parameters and
 # inputs: unit roundoff 6e-8, grown through three layers and a loss (observed
-# worst 3e-7, in the scaled elementwise measure of naive.assert_close).  Any
+# worst 3e-7, in the scaled elementwise measure of testing.assert_close).  Any
 # real error is of order one.
 F32_RTOL = 1e-4
 # Central differences: truncation error ~ h^2 |f'''| / 6, rounding ~ eps |L| / h
 # per entry.  h = 1e-5 (about eps^(1/3), the step that balances the two) makes
-# truncation ~1e-10 and rounding ~2e-11 |L|; naive.random_problem keeps every
+# truncation ~1e-10 and rounding ~2e-11 |L|; testing.random_problem keeps every
 # gradient block >= 1e-3 |L|, so the norm-wise error stays near 1e-8 (observed
 # worst 3e-8; with h = 1e-6 rounding dominates and reaches 2e-7).  A wrong
 # gradient term is off by O(1).  No difference straddles a relu kink: every
@@ -67,13 +67,13 @@ def _network(sizes, activations, params, dtype=np.float64):
 
 
 def _reference(net, X, T, loss):
-    """naive.loss_and_gradient in float64 on exactly the values the network sees
+    """testing.loss_and_gradient in float64 on exactly the values the network sees
     (its parameters, and X and T rounded to its dtype)."""
-    weights, biases = naive.split(net.params.astype(np.float64), net.sizes)
+    weights, biases = testing.split(net.params.astype(np.float64), net.sizes)
     X = np.asarray(X, dtype=net.dtype).astype(np.float64)
     if np.asarray(T).dtype.kind not in "iu":
         T = np.asarray(T, dtype=net.dtype).astype(np.float64)
-    return naive.loss_and_gradient(weights, biases, net.activations, X, T, loss)
+    return testing.loss_and_gradient(weights, biases, net.activations, X, T, loss)
 
 
 def _central_differences(f, x, h=FD_STEP):
@@ -113,22 +113,23 @@ def _hidden_output_loss_cases():
 @pytest.mark.parametrize("hidden, output, loss, kind", _hidden_output_loss_cases())
 def test_matches_reference(hidden, output, loss, kind, dtype):
     sizes, acts = (3, 4, 5, 3), (hidden, hidden, output)
-    params, X, T = naive.random_problem(_rng(acts, loss, kind), sizes, acts, 4, loss, kind)
+    params, X, T = testing.random_problem(_rng(acts, loss, kind), sizes, acts, 4, loss, kind)
     net = _network(sizes, acts, params, dtype)
     rtol = REF_RTOL if dtype == np.float64 else F32_RTOL
     L_ref, g_ref, gx_ref = _reference(net, X, T, loss)
 
     Y = net.forward(X)
     assert Y.dtype == dtype and Y.shape == (4, 3)
-    weights, biases = naive.split(net.params.astype(np.float64), sizes)
-    naive.assert_close(Y, naive.forward(weights, biases, acts, X.astype(dtype)), rtol, "forward")
+    weights, biases = testing.split(net.params.astype(np.float64), sizes)
+    testing.assert_close(Y, testing.forward(weights, biases, acts, X.astype(dtype)), rtol,
+                         "forward")
 
     L, g, gx = net.loss_and_gradient(X, T, loss, input_gradient=True)
     assert g.dtype == dtype and g.shape == net.params.shape
     assert gx.dtype == dtype and gx.shape == X.shape
     assert L == pytest.approx(L_ref, rel=rtol, abs=0)
-    naive.assert_close(g, g_ref, rtol, "parameter gradient")
-    naive.assert_close(gx, gx_ref, rtol, "input gradient")
+    testing.assert_close(g, g_ref, rtol, "parameter gradient")
+    testing.assert_close(gx, gx_ref, rtol, "input gradient")
 
     # Without the input gradient, the same numbers (the last product is skipped).
     L2, g2 = net.loss_and_gradient(X, T, loss)
@@ -142,20 +143,20 @@ def test_one_sample_matches_reference(loss, kind, dtype):
     """A 1-D X is one sample: 1-D output and input gradient, and exactly the
     numbers of the same sample as a batch of one."""
     sizes, acts = (4, 3, 3), ("tanh", "softmax")
-    params, x, t = naive.random_problem(_rng("1d", loss, kind), sizes, acts, None, loss, kind)
+    params, x, t = testing.random_problem(_rng("1d", loss, kind), sizes, acts, None, loss, kind)
     net = _network(sizes, acts, params, dtype)
     rtol = REF_RTOL if dtype == np.float64 else F32_RTOL
     L_ref, g_ref, gx_ref = _reference(net, x, t, loss)
 
     y = net.forward(x)
     assert y.shape == (3,) and y.dtype == dtype
-    weights, biases = naive.split(net.params.astype(np.float64), sizes)
-    naive.assert_close(y, naive.forward(weights, biases, acts, x.astype(dtype)), rtol)
+    weights, biases = testing.split(net.params.astype(np.float64), sizes)
+    testing.assert_close(y, testing.forward(weights, biases, acts, x.astype(dtype)), rtol)
     L, g, gx = net.loss_and_gradient(x, t, loss, input_gradient=True)
     assert gx.shape == (4,) and gx.dtype == dtype
     assert L == pytest.approx(L_ref, rel=rtol, abs=0)
-    naive.assert_close(g, g_ref, rtol)
-    naive.assert_close(gx, gx_ref, rtol)
+    testing.assert_close(g, g_ref, rtol)
+    testing.assert_close(gx, gx_ref, rtol)
 
     L1, g1, gx1 = net.loss_and_gradient(x[None], np.asarray(t)[None], loss, input_gradient=True)
     assert L1 == L
@@ -173,7 +174,7 @@ def test_wide_layers_match_reference(hidden, loss, kind, dtype):
     sizes = (17, 33, 9)
     acts = (hidden, "softmax" if loss == "cross_entropy" else "tanh")
     rng = _rng("wide", hidden, loss, kind)
-    params, X, T = naive.random_problem(rng, sizes, acts, 13, loss, kind)
+    params, X, T = testing.random_problem(rng, sizes, acts, 13, loss, kind)
     _assert_matches_reference(_network(sizes, acts, params, dtype), X, T, loss)
 
 
@@ -183,10 +184,10 @@ def _assert_matches_reference(net, X, T, loss):
     L, g, gx = net.loss_and_gradient(X, T, loss, input_gradient=True)
     L_ref, g_ref, gx_ref = _reference(net, X, T, loss)
     assert L == pytest.approx(L_ref, rel=rtol, abs=0)
-    naive.assert_close(g, g_ref, rtol, "parameter gradient")
-    naive.assert_close(gx, gx_ref, rtol, "input gradient")
-    weights, biases = naive.split(net.params.astype(np.float64), net.sizes)
-    naive.assert_close(net.forward(X), naive.forward(weights, biases, net.activations,
+    testing.assert_close(g, g_ref, rtol, "parameter gradient")
+    testing.assert_close(gx, gx_ref, rtol, "input gradient")
+    weights, biases = testing.split(net.params.astype(np.float64), net.sizes)
+    testing.assert_close(net.forward(X), testing.forward(weights, biases, net.activations,
                                                      X.astype(net.dtype)), rtol, "forward")
 
 
@@ -203,7 +204,7 @@ def test_blas_products_match_reference(m, dtype):
     assert forms == ([True, False, False] if m <= 64 else [False] * 3)
     assert all(m * sizes[i] * sizes[i + 1] >= dense.BLAS_MIN for i in range(2))
     rng = _rng("blas", m)
-    params, X, T = naive.random_problem(rng, sizes, acts, m, "cross_entropy", "labels")
+    params, X, T = testing.random_problem(rng, sizes, acts, m, "cross_entropy", "labels")
     _assert_matches_reference(_network(sizes, acts, params, dtype), X, T, "cross_entropy")
 
 
@@ -211,15 +212,15 @@ def test_cross_entropy_with_unnormalised_target_rows():
     """-sum t log s for rows that do not sum to one (the kernel's (s sum(t) - t)/m)."""
     sizes, acts = (3, 4, 5), ("sigmoid", "softmax")
     rng = _rng("mass")
-    params, X, _ = naive.random_problem(rng, sizes, acts, 6, "cross_entropy", "probs")
+    params, X, _ = testing.random_problem(rng, sizes, acts, 6, "cross_entropy", "probs")
     T = rng.uniform(0.0, 2.0, size=(6, 5))
     assert np.ptp(T.sum(axis=1)) > 0.5
     net = _network(sizes, acts, params)
     L, g, gx = net.loss_and_gradient(X, T, "cross_entropy", input_gradient=True)
     L_ref, g_ref, gx_ref = _reference(net, X, T, "cross_entropy")
     assert L == pytest.approx(L_ref, rel=REF_RTOL, abs=0)
-    naive.assert_close(g, g_ref, REF_RTOL)
-    naive.assert_close(gx, gx_ref, REF_RTOL)
+    testing.assert_close(g, g_ref, REF_RTOL)
+    testing.assert_close(gx, gx_ref, REF_RTOL)
 
 
 def test_width_one_softmax_blocks_the_gradient():
@@ -236,7 +237,7 @@ def test_width_one_softmax_blocks_the_gradient():
     np.testing.assert_array_equal(gx, 0.0)
     assert np.abs(gw2).max() > 0.1
     assert L == pytest.approx(L_ref, rel=REF_RTOL, abs=0)
-    naive.assert_close(g, g_ref, REF_RTOL)
+    testing.assert_close(g, g_ref, REF_RTOL)
 
 
 @pytest.mark.parametrize("name, slope", [("relu", 0.0), ("leaky_relu", 0.01)])
@@ -275,25 +276,25 @@ def _fd_cases():
 @pytest.mark.parametrize("acts, loss, kind", _fd_cases())
 def test_gradient_matches_finite_differences(acts, loss, kind, m):
     rng = _rng("fd", acts, loss, kind, m)
-    sizes = naive.random_sizes(rng, acts)
-    params, X, T = naive.random_problem(rng, sizes, acts, m, loss, kind)
+    sizes = testing.random_sizes(rng, acts)
+    params, X, T = testing.random_problem(rng, sizes, acts, m, loss, kind)
     net = _network(sizes, acts, params)
     L, g, gx = net.loss_and_gradient(X, T, loss, input_gradient=True)
     assert gx.shape == X.shape
 
     fd = _central_differences(lambda: net.loss_and_gradient(X, T, loss)[0], net.params)
     np.testing.assert_array_equal(net.params, params)  # the walk restored every entry
-    assert naive.relative_error(g, fd) < FD_RTOL, (g, fd)
+    assert testing.relative_error(g, fd) < FD_RTOL, (g, fd)
 
     X_walk = X.copy()
     fd_x = _central_differences(lambda: net.loss_and_gradient(X_walk, T, loss)[0], X_walk)
-    assert naive.relative_error(gx, fd_x) < FD_RTOL, (gx, fd_x)
+    assert testing.relative_error(gx, fd_x) < FD_RTOL, (gx, fd_x)
 
     # The reference agrees to rounding on these random shapes too.
     L_ref, g_ref, gx_ref = _reference(net, X, T, loss)
     assert L == pytest.approx(L_ref, rel=REF_RTOL, abs=0)
-    naive.assert_close(g, g_ref, REF_RTOL)
-    naive.assert_close(gx, gx_ref, REF_RTOL)
+    testing.assert_close(g, g_ref, REF_RTOL)
+    testing.assert_close(gx, gx_ref, REF_RTOL)
 
 
 @pytest.mark.parametrize("name", fastbp.ACTIVATIONS)
@@ -302,16 +303,16 @@ def test_reference_matches_finite_differences(name, loss, kind):
     """The reference is right on its own, without fastbp in the loop."""
     acts = (name, "softmax") if loss == "cross_entropy" else (name, name)
     rng = _rng("naive-fd", name, loss, kind)
-    sizes = naive.random_sizes(rng, acts)
-    params, X, T = naive.random_problem(rng, sizes, acts, 3, loss, kind)
+    sizes = testing.random_sizes(rng, acts)
+    params, X, T = testing.random_problem(rng, sizes, acts, 3, loss, kind)
 
     def naive_loss():
-        weights, biases = naive.split(params, sizes)
-        return naive.loss_and_gradient(weights, biases, acts, X, T, loss)[0]
+        weights, biases = testing.split(params, sizes)
+        return testing.loss_and_gradient(weights, biases, acts, X, T, loss)[0]
 
-    _, g, gx = naive.loss_and_gradient(*naive.split(params, sizes), acts, X, T, loss)
-    assert naive.relative_error(g, _central_differences(naive_loss, params)) < FD_RTOL
-    assert naive.relative_error(gx, _central_differences(naive_loss, X)) < FD_RTOL
+    _, g, gx = testing.loss_and_gradient(*testing.split(params, sizes), acts, X, T, loss)
+    assert testing.relative_error(g, _central_differences(naive_loss, params)) < FD_RTOL
+    assert testing.relative_error(gx, _central_differences(naive_loss, X)) < FD_RTOL
 
 
 # --- 3. explicit Jacobians and the J^T v kernels ------------------------------
@@ -325,8 +326,8 @@ def test_softmax_jacobian(dtype):
     x = _rng("J-softmax", dtype).uniform(-2.0, 2.0, size=6).astype(dtype)
     J = fastbp.jacobian("softmax", x)
     assert J.dtype == dtype and J.shape == (6, 6)
-    s = naive.softmax(x.astype(np.float64))
-    naive.assert_close(J, np.diag(s) - np.outer(s, s), _kernel_rtol(dtype))
+    s = testing.softmax(x.astype(np.float64))
+    testing.assert_close(J, np.diag(s) - np.outer(s, s), _kernel_rtol(dtype))
     np.testing.assert_array_equal(J, J.T)
     # Rows of a softmax Jacobian sum to zero: sum_a s_a = 1 for every x.
     assert np.abs(J.sum(axis=1)).max() < 10 * np.finfo(dtype).eps
@@ -337,7 +338,7 @@ def test_tanh_jacobian(dtype):
     x = _rng("J-tanh", dtype).uniform(-2.0, 2.0, size=6).astype(dtype)
     J = fastbp.jacobian("tanh", x)
     assert J.dtype == dtype and J.shape == (6, 6)
-    naive.assert_close(J, np.diag(1.0 / np.cosh(x.astype(np.float64)) ** 2),
+    testing.assert_close(J, np.diag(1.0 / np.cosh(x.astype(np.float64)) ** 2),
                        _kernel_rtol(dtype))
 
 
@@ -348,7 +349,7 @@ def test_elementwise_jacobian_is_the_diagonal_of_derivatives(name, dtype):
     J = fastbp.jacobian(name, x)
     assert J.dtype == dtype and J.shape == (7, 7)
     np.testing.assert_array_equal(J - np.diag(np.diag(J)), 0.0)
-    naive.assert_close(np.diag(J), naive.derivative(name, x.astype(np.float64)),
+    testing.assert_close(np.diag(J), testing.derivative(name, x.astype(np.float64)),
                        _kernel_rtol(dtype))
 
 
@@ -363,7 +364,7 @@ def test_forward_kernel_over_a_wide_range(name, dtype):
     pre = x.astype(dtype).reshape(-1, 9)  # rows of 9 for softmax
     out = np.empty_like(pre)
     kernels.forward(kernels.CODES[name], pre, out)
-    expected = naive.activation(name, pre.astype(np.float64).T).T
+    expected = testing.activation(name, pre.astype(np.float64).T).T
     tol = KERNEL_RTOL if dtype == np.float64 else F32_KERNEL_RTOL
     np.testing.assert_allclose(out, expected, rtol=tol, atol=0)
 
@@ -380,7 +381,7 @@ def test_derivatives_in_the_tails(name, accurate):
     sigmoid below 0.  Elsewhere (1 - y^2 and y (1 - y) as y -> 1, as in
     PyTorch) they lose relative digits but stay within a few eps of the truth."""
     J = np.diag(fastbp.jacobian(name, TAILS))
-    exact = naive.derivative(name, TAILS)
+    exact = testing.derivative(name, TAILS)
     assert np.abs(J - exact).max() <= 4 * np.finfo(np.float64).eps
     np.testing.assert_allclose(J[accurate], exact[accurate], rtol=KERNEL_RTOL, atol=0)
 
@@ -409,16 +410,16 @@ def test_kernel_vjp_is_the_explicit_product(name, m, n, dtype):
 
     out = np.empty_like(pre)
     kernels.forward(code, pre, out)
-    naive.assert_close(out, naive.activation(name, pre64.T).T, rtol, "forward kernel")
+    testing.assert_close(out, testing.activation(name, pre64.T).T, rtol, "forward kernel")
 
     g = v.copy()
     out_before = out.copy()
     kernels.vjp_inplace(code, out, g)
     assert g.dtype == dtype
     np.testing.assert_array_equal(out, out_before)
-    independent = np.stack([naive.jacobian(name, pre64[s]).T @ v64[s] for s in range(m)])
-    naive.assert_close(g, independent, rtol, "J^T v vs naive J")
+    independent = np.stack([testing.jacobian(name, pre64[s]).T @ v64[s] for s in range(m)])
+    testing.assert_close(g, independent, rtol, "J^T v vs naive J")
     # And against fastbp's own explicit Jacobian, on the same float values.
     explicit = np.stack([fastbp.jacobian(name, pre[s]).astype(np.float64).T @ v64[s]
                          for s in range(m)])
-    naive.assert_close(g, explicit, rtol, "J^T v vs fastbp.jacobian")
+    testing.assert_close(g, explicit, rtol, "J^T v vs fastbp.jacobian")

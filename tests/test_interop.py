@@ -7,7 +7,7 @@ softplus's threshold difference, exactly as documented; the conversions
 copying rather than sharing; every refusal, with the argument named; fastbp
 importing without torch, and a clear ImportError when torch is missing.
 
-Tolerances, norm-wise relative (``naive.relative_error``): the two sides
+Tolerances, norm-wise relative (``fastbp.testing.relative_error``): the two sides
 compute the same sums in different orders and with different exp/tanh
 implementations, so they differ by rounding only.  Observed over 20 seeds per
 case: float64 outputs and gradients at most 5e-15, float32 at most 3e-6 (relu
@@ -23,7 +23,7 @@ import pytest
 
 import fastbp
 from fastbp import interop
-from naive import relative_error
+from fastbp.testing import relative_error
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

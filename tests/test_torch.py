@@ -10,7 +10,7 @@ import pytest
 
 import fastbp
 
-import naive
+from fastbp import testing
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -29,7 +29,7 @@ TORCH_ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "relu": torch.relu,
     "leaky_relu": lambda x: F.leaky_relu(x, negative_slope=0.01),
-    "softplus": F.softplus,  # linear above x = 20; naive.PRE_MAX keeps |x| < 8
+    "softplus": F.softplus,  # linear above x = 20; testing.PRE_MAX keeps |x| < 8
     "softmax": lambda x: torch.softmax(x, dim=-1),
 }
 LOSS_CASES = [("sse", "rows"), ("mse", "rows"),
@@ -82,8 +82,8 @@ def test_every_activation_has_a_torch_counterpart():
 def test_matches_torch(name, loss, kind, m, dtype):
     rng = np.random.default_rng([zlib.crc32(repr(k).encode()) for k in (name, loss, kind, m)])
     acts = _architecture(rng, name, loss)
-    sizes = naive.random_sizes(rng, acts)
-    params, X, T = naive.random_problem(rng, sizes, acts, m, loss, kind)
+    sizes = testing.random_sizes(rng, acts)
+    params, X, T = testing.random_problem(rng, sizes, acts, m, loss, kind)
     net = fastbp.Network(sizes, acts, dtype=dtype)
     net.params = params
     X = X.astype(dtype)
@@ -95,10 +95,10 @@ def test_matches_torch(name, loss, kind, m, dtype):
     L, g, gx = net.loss_and_gradient(X, T, loss, input_gradient=True)
     y = net.forward(X)
     assert y.shape == y_t.shape and gx.shape == gx_t.shape == X.shape
-    assert naive.relative_error(y, y_t) <= rtol
+    assert testing.relative_error(y, y_t) <= rtol
     assert L == pytest.approx(L_t, rel=rtol, abs=0)
-    assert naive.relative_error(g, g_t) <= rtol, (acts, g, g_t)
-    assert naive.relative_error(gx, gx_t) <= rtol, (acts, gx, gx_t)
+    assert testing.relative_error(g, g_t) <= rtol, (acts, g, g_t)
+    assert testing.relative_error(gx, gx_t) <= rtol, (acts, gx, gx_t)
 
 
 def test_random_architectures_include_softmax_hidden_layers():

@@ -1,16 +1,17 @@
 """Two revisions of fastbp timed side by side, in one process.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/side_by_side.py a6ff1b1 HEAD small tiny-epoch
+    OPENBLAS_NUM_THREADS=1 python tools/side_by_side.py a6ff1b1 HEAD small tiny-epoch
 
 Each revision's ``fastbp/`` is exported (``git archive``; ``WORKTREE`` stands
 for the working tree's copy) into a temporary directory under a package name
 of its own, so both import into this process; their kernels compile into a
 temporary numba cache.  Blocks of calls alternate between the two revisions
 (each first in half the pairs), so the machine's drift, which here reaches 1.5x
-within an hour, cancels out of the ratio printed with the medians.  Workloads are compare.py's: a step
-workload times ``train_step`` on one batch with plain SGD, an epoch workload
-``fit`` for one epoch without shuffling; and ``tiny-labels``, a per-sample
-``train_step`` of a ``[2,16,16,3]`` softmax classifier on an integer label.
+within an hour, cancels out of the ratio printed with the medians.  Workloads
+are the peer comparison's (``tools/compare/workloads.py``): a step workload
+times ``train_step`` on one batch with plain SGD, an epoch workload ``fit`` for
+one epoch without shuffling; and ``tiny-labels``, a per-sample ``train_step``
+of a ``[2,16,16,3]`` softmax classifier on an integer label.
 """
 import os
 import pathlib
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from compare.workloads import EPOCH_WORKLOADS, LR, SEED, STEP_WORKLOADS
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BLOCK_SECONDS = 0.05
@@ -41,7 +44,6 @@ def export(rev, into, name):
 def runner(package, workload):
     """A no-argument call doing one unit of ``workload`` with ``package``."""
     import numpy as np
-    from compare import EPOCH_WORKLOADS, LR, SEED, STEP_WORKLOADS
 
     if workload == "tiny-labels":  # a classifier's per-sample step, integer labels
         rng = np.random.default_rng(SEED)
@@ -68,7 +70,7 @@ def main(rev_a, rev_b, *workloads):
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="fastbp-side-by-side-"))
     os.environ["NUMBA_CACHE_DIR"] = str(tmp / "numba-cache")  # before numba loads
-    sys.path[:0] = [str(tmp), str(REPO / "benchmarks")]
+    sys.path.insert(0, str(tmp))
     try:
         export(rev_a, tmp, "fastbp_a")
         export(rev_b, tmp, "fastbp_b")

@@ -8,11 +8,11 @@ stored (n_in, n_out) the forward product is fast and the input gradient
 (forward, weight gradient, input gradient of every layer but the first) both
 ways, interleaved, through NumPy on one thread, for the benchmark workloads.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/orientation_study.py
-
-Importing this module (asv does) runs nothing.
+    OPENBLAS_NUM_THREADS=1 python tools/studies/orientation_study.py
 """
 import time
+
+import numpy as np
 
 WORKLOADS = {  # name: (sizes, batch, dtype name)
     "small": ([64, 128, 128, 10], 32, "float64"),
@@ -23,8 +23,6 @@ WORKLOADS = {  # name: (sizes, batch, dtype name)
 
 def _products(sizes, m, dtype, transposed):
     """A function running one step's products with A in the given orientation."""
-    import numpy as np
-
     rng = np.random.default_rng(0)
     pairs = list(zip(sizes[:-1], sizes[1:]))
     weights = [rng.standard_normal((n_in, n_out) if transposed else (n_out, n_in)).astype(dtype)

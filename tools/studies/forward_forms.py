@@ -8,7 +8,7 @@ product "TT", which they take.  For each (m, n_in, n_out) this prints the time
 of transpose + TT over the time of TN, both in compiled loops, medians of 5
 side-by-side runs (below 1: the transpose pays).
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/forward_forms.py
+    OPENBLAS_NUM_THREADS=1 python tools/studies/forward_forms.py
 """
 import time
 

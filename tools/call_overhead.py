@@ -5,7 +5,7 @@ points are, and with NRT; directly and through the dispatcher), and each
 piece of the Python around them.  Medians of 7 runs of 200,000 calls,
 each figure including a lambda's call (printed as "nothing").
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/call_overhead.py
+    OPENBLAS_NUM_THREADS=1 python tools/call_overhead.py
 """
 import timeit
 

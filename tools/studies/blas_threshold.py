@@ -6,20 +6,23 @@ a range of shapes (m samples x n_in -> n_out) in float64 and float32, single
 threaded.  The crossover, in multiply-adds per product, is what
 ``dense.BLAS_MIN`` is set from.
 
-    python benchmarks/blas_threshold.py
+    python tools/studies/blas_threshold.py
 
-Importing this module (asv does) runs nothing.
+It re-executes itself with one thread for OpenBLAS, OpenMP and numba.
 """
 import os
 import sys
 import time
 import types
 
+import numpy as np
+from numba import njit
+
+from fastbp._kernels import dense
+
 
 def _variant(function, blas_min):
     """``function`` recompiled with its module's BLAS_MIN replaced."""
-    from numba import njit
-
     py = function.py_func
     scope = dict(py.__globals__, BLAS_MIN=blas_min)
     return njit(error_model="numpy", fastmath={"reassoc", "contract", "nsz", "arcp"})(
@@ -39,9 +42,6 @@ def _median_us(call, budget=0.05):
 
 
 def main():
-    import numpy as np
-    from fastbp._kernels import dense
-
     loops = _variant(dense.forward, 1 << 62)
     blas = _variant(dense.forward, 0)
     print(f"{'dtype':8} {'m':>4} {'n_in':>5} {'n_out':>5} {'MACs':>9} {'loops us':>9} "
@@ -53,8 +53,9 @@ def main():
             rng = np.random.default_rng(0)
             params = rng.normal(size=n_out * n_in + n_out).astype(dtype)
             inp = rng.normal(size=m * n_in).astype(dtype)
-            pre = np.empty(m * n_out, dtype)
-            args = (params, 0, inp, 0, pre, 0, m, n_in, n_out)
+            # the output, then the room forward may use for a transposed copy of the input
+            pre = np.empty(m * n_out + m * n_in, dtype)
+            args = (params, 0, inp, 0, pre, 0, m, n_in, n_out, m * n_out)
             t_loop = t_blas = None
             for _ in range(3):  # interleave, keep the best median of three rounds
                 a, b = _median_us(lambda: loops(*args)), _median_us(lambda: blas(*args))

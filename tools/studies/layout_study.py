@@ -11,9 +11,9 @@ reduction, strd = strided; "Y^T+"/"A^T+" = transposed copy made first so the loo
 can be a unit-stride axpy).  Every variant is checked against NumPy; compilation
 is never timed; variants are interleaved (order rotated) in each repeat; medians.
 
-Run from the repository root:  python benchmarks/layout_study.py [--quick]
+Run from the repository root:  python tools/studies/layout_study.py [--quick]
 (--quick skips [1024]*4).  It re-executes itself with NUMBA_NUM_THREADS=1 and
-OMP/OPENBLAS threads 1.  Importing it (asv does) only defines functions.
+OMP/OPENBLAS threads 1.
 """
 import os
 import sys

@@ -1,8 +1,8 @@
 """SciPy's and NumPy's BLAS (fastbp's two backends) against XLA's and PyTorch's,
 product by product.
 
-numba's ``np.dot`` calls SciPy's OpenBLAS (fastbp's products did until session
-10, and still do where NumPy ships no OpenBLAS: ``fastbp._kernels.blas``);
+numba's ``np.dot`` calls SciPy's OpenBLAS (as fastbp's products do where NumPy
+ships no OpenBLAS: ``fastbp._kernels.blas``);
 NumPy's ``matmul`` calls the OpenBLAS NumPy ships (another build, another
 version), which fastbp's products call now; JAX
 multiplies with XLA's own CPU kernels and PyTorch with its bundled BLAS (both
@@ -12,7 +12,7 @@ side-by-side runs) and SciPy's rate, so a peer comparison's large workloads can
 be read as "the same algorithm on another BLAS", and fastbp's distance from
 the machine's peak as the BLAS's.  On one core:
 
-    OPENBLAS_NUM_THREADS=1 taskset -c 0 python benchmarks/blas_libraries.py
+    OPENBLAS_NUM_THREADS=1 taskset -c 0 python tools/studies/blas_libraries.py
 
 (JAX sizes its thread pool from the CPUs the process may use; PyTorch is set
 to as many threads.)

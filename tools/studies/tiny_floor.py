@@ -18,7 +18,7 @@ side in one process:
 Issue 4 asks for 0.15 us a step; the figures show what remains when every
 generality and every check is gone.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/tiny_floor.py
+    OPENBLAS_NUM_THREADS=1 python tools/studies/tiny_floor.py
 """
 import time
 

@@ -1,31 +1,56 @@
-"""A slow, obvious NumPy reference of the backpropagation derivation.
+"""A slow, obvious NumPy reference of the backpropagation derivation, in
+float64, for checking fastbp and other implementations.
 
-Written from DESIGN.md section 1, not from fastbp's kernels, so that the tests
-compare two independent paths to the same numbers:
+Written from the derivation, not from fastbp's kernels, so that a check
+compares two independent paths to the same numbers.  This module imports
+nothing but NumPy (none of fastbp's compiled code); of a network it reads only
+the public ``weights``, ``biases`` and ``activations``.
 
-- feature-major, like the seed: Y_i is an n_i x m block, one sample per column;
+The derivation, as written here:
+
+- feature-major: Y_i is an n_i x m block, one sample per column (fastbp's API
+  takes one sample per row; the functions below convert);
 - forward:  X_i = A_i Y_{i-1} + B_i 1^T,   Y_i = f_i(X_i);
 - every activation has an explicit n_i x n_i Jacobian J_i = dY_i/dX_i
   (J[a, b] = df_a/dx_b), computed from the pre-activation X_i, and the backward
   pass multiplies by the full J_i^T one sample at a time (fastbp instead uses
   O(n) J^T v shortcuts taken from the outputs Y_i);
 - backward: K_n = J_n^T dL/dY_n,   K_i = J_i^T (A_{i+1}^T K_{i+1}),
-            dL/dA_i = K_i Y_{i-1}^T,   dL/dB_i = K_i 1,   dL/dY_0 = A_1^T K_1.
+  dL/dA_i = K_i Y_{i-1}^T,   dL/dB_i = K_i 1,   dL/dY_0 = A_1^T K_1.
 
-Lists are indexed like the derivation: A[i], B[i], X[i], K[i] for layers
-i = 1..n (index 0 unused) and Y[0] is the input.  Everything is float64.
+Lists inside the functions are indexed like the derivation: A[i], B[i], X[i],
+K[i] for layers i = 1..n (index 0 unused) and Y[0] is the input.
 
-The last section draws the random test problems the reference is used on and
-holds the two comparisons the tests share (``relative_error``, ``assert_close``).
+Contents:
+
+- activations: `activation`, `derivative`, `jacobian`,
+  `jacobian_transpose_times`, `sigmoid`, `softmax`;
+- the network: `forward_pass`, `forward`, `loss_and_output_gradient`,
+  `loss_and_gradient`, `sgd_step`, `outputs_loss_and_gradient` (of a network
+  object), the parameter layout (`layer_offsets`, `split`);
+- random problems on which gradient checks are meaningful: `random_problem`,
+  `random_sizes`, `random_targets`;
+- comparisons: `relative_error` (norm-wise), `max_relative_error` (largest
+  entry), `assert_close` (elementwise).
 """
 import numpy as np
 
 LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
 
+__all__ = [
+    "LEAKY_SLOPE", "KINK_MARGIN", "PRE_MAX", "GRAD_SHARE",
+    "sigmoid", "softmax", "activation", "derivative", "jacobian",
+    "jacobian_transpose_times", "forward_pass", "forward", "loss_and_output_gradient",
+    "loss_and_gradient", "sgd_step", "outputs_loss_and_gradient", "layer_offsets", "split",
+    "random_targets", "random_problem", "random_sizes",
+    "relative_error", "max_relative_error", "assert_close",
+]
+
 
 # --- activations: values and explicit Jacobians --------------------------
 
 def sigmoid(x):
+    """The logistic function 1 / (1 + e^-x), elementwise."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -36,7 +61,20 @@ def softmax(x):
 
 
 def activation(name, x):
-    """f(x) for an n x m block of pre-activations (softmax per column)."""
+    """f(x) for an n x m block of pre-activations.
+
+    Parameters
+    ----------
+    name : str
+        ``identity``, ``tanh``, ``sigmoid``, ``relu``, ``leaky_relu``
+        (slope ``LEAKY_SLOPE``), ``softplus`` or ``softmax`` (per column).
+    x : ndarray, shape (n, m)
+        Pre-activations, one sample per column.
+
+    Returns
+    -------
+    ndarray, shape (n, m)
+    """
     if name == "identity":
         return x.copy()
     if name == "tanh":
@@ -55,7 +93,11 @@ def activation(name, x):
 
 
 def derivative(name, x):
-    """f'(x) of an elementwise activation, from x itself (never from f(x))."""
+    """f'(x) of an elementwise activation, from x itself (never from f(x)).
+
+    relu'(0) is 0 and leaky_relu'(0) is ``LEAKY_SLOPE``.  Raises ValueError
+    for softmax, which is not elementwise (see `jacobian`).
+    """
     if name == "identity":
         return np.ones_like(x)
     if name == "tanh":
@@ -63,16 +105,29 @@ def derivative(name, x):
     if name == "sigmoid":
         return sigmoid(x) * sigmoid(-x)
     if name == "relu":
-        return np.where(x > 0, 1.0, 0.0)  # relu'(0) = 0
+        return np.where(x > 0, 1.0, 0.0)
     if name == "leaky_relu":
-        return np.where(x > 0, 1.0, LEAKY_SLOPE)  # the slope at 0 is 0.01
+        return np.where(x > 0, 1.0, LEAKY_SLOPE)
     if name == "softplus":
         return sigmoid(x)
     raise ValueError(f"{name!r} is not an elementwise activation")
 
 
 def jacobian(name, x):
-    """Explicit J[a, b] = df_a/dx_b at one sample's pre-activations x (n,)."""
+    """Explicit J[a, b] = df_a/dx_b at one sample's pre-activations.
+
+    Parameters
+    ----------
+    name : str
+        An activation name, as for `activation`.
+    x : array_like, shape (n,)
+
+    Returns
+    -------
+    ndarray, shape (n, n), float64
+        ``diag(f'(x))`` for an elementwise activation, ``diag(s) - s s^T`` for
+        softmax.
+    """
     x = np.asarray(x, dtype=np.float64)
     if name == "softmax":
         s = softmax(x)
@@ -81,7 +136,11 @@ def jacobian(name, x):
 
 
 def jacobian_transpose_times(name, X_i, V):
-    """The columns J_i(c)^T V[:, c], J_i taken at sample c's own X_i[:, c]."""
+    """The columns J_i(c)^T V[:, c], J_i taken at sample c's own X_i[:, c].
+
+    Builds every sample's full Jacobian: slow on purpose, and independent of
+    the O(n) shortcuts an implementation takes.
+    """
     columns = [jacobian(name, X_i[:, c]).T @ V[:, c] for c in range(X_i.shape[1])]
     return np.stack(columns, axis=1)
 
@@ -94,7 +153,24 @@ def _columns(inputs):
 
 
 def forward_pass(weights, biases, activations, Y0):
-    """X[1..n] and Y[0..n] for a feature-major input block Y0 (n_0 x m)."""
+    """Pre-activations and outputs of every layer for a feature-major input.
+
+    Parameters
+    ----------
+    weights, biases : lists of array_like
+        A_1..A_n, each (n_i, n_{i-1}), and B_1..B_n, each (n_i,).
+    activations : list of str
+        f_1..f_n.
+    Y0 : ndarray, shape (n_0, m)
+        The input block, one sample per column.
+
+    Returns
+    -------
+    X : list
+        ``[None, X_1, ..., X_n]``, each (n_i, m).
+    Y : list
+        ``[Y_0, Y_1, ..., Y_n]``, each (n_i, m).
+    """
     A = [None] + [np.asarray(a, dtype=np.float64) for a in weights]
     B = [None] + [np.asarray(b, dtype=np.float64) for b in biases]
     f = [None] + list(activations)
@@ -107,7 +183,19 @@ def forward_pass(weights, biases, activations, Y0):
 
 
 def forward(weights, biases, activations, inputs):
-    """Network output in the API's shape: (m, n_0) -> (m, n_n); (n_0,) -> (n_n,)."""
+    """The network's output in the API's shape.
+
+    Parameters
+    ----------
+    weights, biases, activations
+        As for `forward_pass`.
+    inputs : array_like, shape (m, n_0) or (n_0,)
+        One sample per row; 1-D is one sample.
+
+    Returns
+    -------
+    ndarray, shape (m, n_n) or (n_n,), float64
+    """
     _, Y = forward_pass(weights, biases, activations, _columns(inputs))
     out = Y[-1].T
     return out[0] if np.ndim(inputs) == 1 else out
@@ -122,7 +210,20 @@ def _target_columns(targets, loss, n_out):
 
 
 def loss_and_output_gradient(loss, Yn, T):
-    """L and dL/dY_n (n_n x m) for the output block Yn and target block T."""
+    """The loss L and dL/dY_n for an output block and a target block.
+
+    Parameters
+    ----------
+    loss : {"sse", "mse", "cross_entropy"}
+        Sum of squared errors, their mean over all entries, or the mean over
+        the batch of -sum(t log y) (``Yn`` then holds softmax outputs).
+    Yn, T : ndarray, shape (n_n, m)
+
+    Returns
+    -------
+    L : float
+    dL_dYn : ndarray, shape (n_n, m)
+    """
     m = Yn.shape[1]
     if loss == "sse":
         return np.sum((Yn - T) ** 2), 2.0 * (Yn - T)
@@ -180,6 +281,56 @@ def loss_and_gradient(weights, biases, activations, inputs, targets, loss="sse")
     return L, grad, (grad_inputs[0] if np.ndim(inputs) == 1 else grad_inputs)
 
 
+def _sizes(weights):
+    """Layer widths, inputs first, of weights A_1..A_n."""
+    return [np.shape(weights[0])[1]] + [np.shape(a)[0] for a in weights]
+
+
+def sgd_step(weights, biases, activations, inputs, targets, lr, loss="sse"):
+    """One step of plain gradient descent on one batch, in float64.
+
+    Parameters
+    ----------
+    weights, biases, activations, inputs, targets, loss
+        As for `loss_and_gradient`.
+    lr : float
+        The learning rate.
+
+    Returns
+    -------
+    weights, biases : lists of ndarray
+        New arrays A_i - lr dL/dA_i and B_i - lr dL/dB_i; the arguments are
+        not modified.
+    """
+    _, grad, _ = loss_and_gradient(weights, biases, activations, inputs, targets, loss)
+    grad_weights, grad_biases = split(grad, _sizes(weights))
+    new_weights = [np.asarray(a, np.float64) - lr * g for a, g in zip(weights, grad_weights)]
+    new_biases = [np.asarray(b, np.float64) - lr * g for b, g in zip(biases, grad_biases)]
+    return new_weights, new_biases
+
+
+def outputs_loss_and_gradient(net, inputs, targets, loss="sse"):
+    """Output, loss and parameter gradient of a network, in float64.
+
+    Parameters
+    ----------
+    net : fastbp.Network
+        Or any object with ``weights``, ``biases`` and ``activations`` as a
+        Network has them; its parameters are read as they are, in float64.
+    inputs, targets, loss
+        As for `loss_and_gradient`.
+
+    Returns
+    -------
+    outputs : ndarray, in the shape `forward` gives
+    L : float
+    grad : 1-D ndarray in fastbp's parameter layout
+    """
+    args = (list(net.weights), list(net.biases), list(net.activations))
+    L, grad, _ = loss_and_gradient(*args, inputs, targets, loss)
+    return forward(*args, inputs), float(L), grad
+
+
 def layer_offsets(sizes):
     """The documented layout: for each layer, (start of A_i, start of B_i)."""
     out, start = [], 0
@@ -190,7 +341,19 @@ def layer_offsets(sizes):
 
 
 def split(flat, sizes):
-    """(weights, biases) of a flat vector in fastbp's parameter layout."""
+    """(weights, biases) of a flat vector in fastbp's parameter layout.
+
+    Parameters
+    ----------
+    flat : ndarray, 1-D
+        Per layer, A_i row-major then B_i.
+    sizes : sequence of int
+        Layer widths, inputs first.
+
+    Returns
+    -------
+    weights, biases : lists of views into ``flat``
+    """
     weights, biases, start = [], [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         weights.append(flat[start:start + n_out * n_in].reshape(n_out, n_in))
@@ -200,7 +363,7 @@ def split(flat, sizes):
     return weights, biases
 
 
-# --- random test problems and comparisons -------------------------------
+# --- random test problems ------------------------------------------------
 
 KINK_MARGIN = 1e-3   # relu-family pre-activations stay this far from their kink at 0
 PRE_MAX = 8.0        # |pre-activations| stay below this (torch's softplus turns linear at 20)
@@ -208,8 +371,19 @@ GRAD_SHARE = 1e-3    # every gradient block is at least this share of max(|L|, |
 
 
 def random_targets(rng, kind, m, n_out, one):
-    """Targets for a batch of m (or one 1-D sample): regression rows, int labels
-    or probability rows (Dirichlet, so they sum to one)."""
+    """Targets for a batch of m (or one 1-D sample).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    kind : {"rows", "labels", "probs"}
+        Regression rows (standard normal), integer class labels, or
+        probability rows (Dirichlet, so they sum to one).
+    m, n_out : int
+        Rows and outputs.
+    one : bool
+        Return the first row alone, 1-D (one sample).
+    """
     if kind == "rows":
         t = rng.normal(size=(m, n_out))
     elif kind == "labels":
@@ -233,6 +407,26 @@ def random_problem(rng, sizes, activations, m, loss, kind, max_tries=500):
     whose rounding error is ~ eps |L| / h per entry, can resolve every block
     (a deep stack of softmax or sigmoid layers can otherwise shrink the input
     gradient to 1e-5 |L|, below what differences of L can see).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    sizes : sequence of int
+        Layer widths, inputs first.
+    activations : sequence of str
+    m : int or None
+        Batch rows; None for one 1-D sample.
+    loss : str
+        As for `loss_and_gradient`.
+    kind : str
+        The targets' kind, as for `random_targets`.
+    max_tries : int
+        Draws before giving up (RuntimeError).
+
+    Returns
+    -------
+    params : 1-D ndarray in fastbp's parameter layout
+    inputs, targets : ndarray
     """
     one = m is None
     rows = 1 if one else m
@@ -277,6 +471,8 @@ def random_sizes(rng, activations):
     return sizes
 
 
+# --- comparisons ---------------------------------------------------------
+
 def relative_error(actual, desired):
     """||actual - desired|| / ||desired|| (norm-wise; 0 when both vanish)."""
     actual = np.asarray(actual, dtype=np.float64)
@@ -286,11 +482,27 @@ def relative_error(actual, desired):
     return diff / max(scale, np.finfo(np.float64).tiny)
 
 
+def max_relative_error(actual, desired):
+    """max |actual - desired| / max |desired|: the largest entry's error, scaled
+    by the array's largest entry (0 when both vanish).
+
+    Returns
+    -------
+    float
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    desired = np.asarray(desired, dtype=np.float64)
+    scale = np.max(np.abs(desired), initial=0.0)
+    diff = np.max(np.abs(actual - desired), initial=0.0)
+    return float(diff / max(scale, np.finfo(np.float64).tiny))
+
+
 def assert_close(actual, desired, rtol, what=""):
     """Elementwise |actual - desired| <= rtol * (|desired| + max|desired|).
 
     The absolute part is scaled by the array's largest entry, so an entry that
     cancels to near zero is judged against the array's scale, not its own.
+    ``what`` names the comparison in the failure's message.
     """
     desired = np.asarray(desired, dtype=np.float64)
     scale = np.abs(desired).max(initial=0.0)
