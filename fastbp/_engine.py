@@ -158,18 +158,18 @@ class Engine:
             form = _checks.kernel_form(X, T, code, self.dtype, self.no_target)
             space = getattr(self._local, "space", None)
             if form is not None and code is not None and space is not None:
+                kind, hyper, state, fused = update
                 m = X.shape[0]
-                fused = m == 1 and update.fused
+                fused = fused and m == 1
                 run = self._direct.get("sample_step" if fused else "step")
                 if run and m <= space.rows:
                     target, labels = form
                     if fused:
                         value, done = run(params, self.layers, code, X, target, labels,
-                                          space.work, update.hyper, None)
+                                          space.work, hyper, None)
                     else:
                         value, done = run(params, self.layers, code, X, target, labels,
-                                          space.work, update.kind, update.hyper, update.state,
-                                          None)
+                                          space.work, kind, hyper, state, None)
                     if done == _OK:
                         return value
                     if done != _BAD_LAYOUT:  # which the full way converts
