@@ -260,10 +260,10 @@ print(digest.hexdigest())
 
 
 def test_general_results_do_not_depend_on_which_kernel_compiled_first(tmp_path):
-    """``sample_steps`` reorders its sums; the helpers it shares with the
-    general path (the SGD rule, the activation loops) must not take its flags
-    when it happens to compile them first (numba then keeps and caches that
-    version for every caller).  Two cold processes: bit-identical parameters
+    """The helpers ``sample_steps`` shares with the general path (the SGD
+    rule, the activation loops) must not take its flags when it happens to
+    compile them first (numba then keeps and caches that version for every
+    caller), should its flags ever differ from theirs.  Two cold processes: bit-identical parameters
     from the general path whether or not the fused kernel compiled first."""
     import subprocess
     import sys

@@ -93,9 +93,9 @@ def forward_row(params, w, x, pre, p0, n_in, n_out):
 def parameter_gradient(delta, d0, inp, i0, grad, w, m, n_in, n_out):
     """dL/dA = K^T Y (summed over samples) and dL/dB = K^T 1, into grad from w."""
     b = w + n_out * n_in
-    k0 = segment(delta, d0, n_out)
+    first = segment(delta, d0, n_out)
     for j in range(n_out):
-        grad[b + j] = k0[j]
+        grad[b + j] = first[j]
     for s in range(1, m):
         k = segment(delta, d0 + s * n_out, n_out)
         for j in range(n_out):

@@ -33,7 +33,8 @@ def bound_to(ext):
     """The entry set whose passes reach custom activations through ``ext``."""
 
     def bind(fn):
-        @njit(nogil=True, error_model="numpy")
+        # fastmath set, as on every kernel (fastbp._kernels, "jit").
+        @njit(nogil=True, error_model="numpy", fastmath=False)
         def entry(*args):
             return fn(*args, ext)
         return entry

@@ -113,7 +113,7 @@ def update(kind, hyper, state, params, grad):
     step = hyper[STEPS] + 1.0
     scale = as_dtype(scale)
     lr, decay = as_dtype(hyper[LR]), as_dtype(hyper[DECAY])
-    s0, s1 = state[0], state[1]
+    state_a, state_b = state[0], state[1]
     # Whether every new value is finite once stored: an AND over comparisons
     # (NaN fails them), which unlike a float sum vectorises without fastmath.
     limit = as_dtype(hyper[LIMIT])
@@ -129,13 +129,13 @@ def update(kind, hyper, state, params, grad):
             params[i] = q
     elif kind == SGD:
         momentum, nesterov = as_dtype(hyper[MOMENTUM]), hyper[NESTEROV] != 0.0
-        b0 = state[2]
+        saved_a = state[2]
         for i in range(params.size):
-            p, buf = params[i], s0[i]
+            p, buf = params[i], state_a[i]
             q, buf_new = _sgd(p, grad[i] * scale, buf, lr, decay, momentum, nesterov)
             ok &= abs(q) <= limit
-            grad[i], b0[i] = p, buf
-            params[i], s0[i] = q, buf_new
+            grad[i], saved_a[i] = p, buf
+            params[i], state_a[i] = q, buf_new
     elif kind == ADAM:
         # Bias corrections in float64 from the float64 betas, as torch does.
         beta1, beta2 = hyper[BETA1], hyper[BETA2]
@@ -146,37 +146,37 @@ def update(kind, hyper, state, params, grad):
         keep1, take1 = as_dtype(beta1), as_dtype(1.0 - beta1)
         keep2, take2 = as_dtype(beta2), as_dtype(1.0 - beta2)
         eps = as_dtype(hyper[EPS])
-        b0, b1 = state[2], state[3]
+        saved_a, saved_b = state[2], state[3]
         for i in range(params.size):
-            p, m, v = params[i], s0[i], s1[i]
+            p, m, v = params[i], state_a[i], state_b[i]
             q, m_new, v_new = _adam(p, grad[i] * scale, m, v, decay, shrink, decoupled, keep1,
                                     take1, keep2, take2, eps, step_size, root_c2)
             ok &= abs(q) <= limit
-            grad[i], b0[i], b1[i] = p, m, v
-            params[i], s0[i], s1[i] = q, m_new, v_new
+            grad[i], saved_a[i], saved_b[i] = p, m, v
+            params[i], state_a[i], state_b[i] = q, m_new, v_new
     else:
         keep, take = as_dtype(hyper[ALPHA]), as_dtype(1.0 - hyper[ALPHA])
         eps, momentum = as_dtype(hyper[EPS]), as_dtype(hyper[MOMENTUM])
-        b0, b1 = state[2], state[3]
+        saved_a, saved_b = state[2], state[3]
         for i in range(params.size):
-            p, sq, buf = params[i], s0[i], s1[i]
+            p, sq, buf = params[i], state_a[i], state_b[i]
             q, sq_new, buf_new = _rmsprop(p, grad[i] * scale, sq, buf, lr, decay, keep, take,
                                           eps, momentum)
             ok &= abs(q) <= limit
-            grad[i], b0[i], b1[i] = p, sq, buf
-            params[i], s0[i], s1[i] = q, sq_new, buf_new
+            grad[i], saved_a[i], saved_b[i] = p, sq, buf
+            params[i], state_a[i], state_b[i] = q, sq_new, buf_new
     if not (fine and ok):
         # Put everything back: the old values are in grad and state rows 2-3.
         # (In line: a function of its own would add to every cold compile.)
         for i in range(params.size):
             params[i] = grad[i]
         if not plain:
-            b0, b1 = state[2], state[3]
+            saved_a, saved_b = state[2], state[3]
             for i in range(params.size):
-                s0[i] = b0[i]
+                state_a[i] = saved_a[i]
             if kind != SGD:
                 for i in range(params.size):
-                    s1[i] = b1[i]
+                    state_b[i] = saved_b[i]
         return BAD_GRADIENT if not fine else BAD_STEP
     hyper[STEPS] = step
     return OK
