@@ -8,7 +8,7 @@ and ``None`` for ``ext`` where a function takes it (built-in activations).
 import numpy as np
 
 from fastbp import layout, testing
-from fastbp._kernels import activations, optim
+from fastbp._kernels import activations, optim, status
 
 DTYPES = [np.float64, np.float32]
 NAMES = list(activations.CODES)   # every built-in activation
@@ -96,6 +96,16 @@ def targets_of(kind, rng, m, k, dtype):
     return rows.astype(dtype), np.empty(0, np.int64)
 
 
-def reference_targets(target, labels):
-    """What the reference takes for the same targets."""
-    return labels if labels.size else target.astype(np.float64)
+def diverging(case, dtype):
+    """(X, lr, status) for the network y = x (one identity layer, A = 1,
+    B = 0) under sse, targets 0: sample 0 trains and sample 1 fails, except
+    for "step", whose rate fails on any sample."""
+    big = {  # loss (x^2) overflows; loss finite but dL/dA = 2 x^2 overflows
+        "loss": {np.float64: 1e200, np.float32: 1e20},
+        "gradient": {np.float64: 1e154, np.float32: 1.5e19},
+    }
+    if case == "step":   # lr * gradient overflows the parameters' dtype
+        return np.array([[2.0], [2.0]], dtype), 1e308 if dtype == np.float64 else 1e39, \
+            status.BAD_STEP
+    return (np.array([[1e-3], [big[case][dtype]]], dtype), 1e-3,
+            status.BAD_LOSS if case == "loss" else status.BAD_GRADIENT)

@@ -8,8 +8,8 @@ import pytest
 from fastbp import layout, testing
 from fastbp._kernels import losses, optim, passes, shuffle, status, training
 
-from ._common import (DTYPES, GUARD, RTOL, as64, assert_guards, sgd_hyper, split64, table,
-                      targets_of)
+from ._common import (DTYPES, GUARD, RTOL, as64, assert_guards, diverging, sgd_hyper, split64,
+                      table, targets_of)
 
 N = 10
 LR = 0.1
@@ -150,25 +150,11 @@ def test_evaluate_is_the_loss_of_the_whole_set_and_the_correct_argmaxes(name, dt
     assert 0 < correct < N   # a count that could be wrong either way
 
 
-def _diverging(case, dtype):
-    """(X, lr, status) for y = x under sse: sample 0 trains and sample 1
-    fails, except for "step", whose rate fails on any sample."""
-    big = {  # loss (x^2) overflows; loss finite but dL/dA = 2 x^2 overflows
-        "loss": {np.float64: 1e200, np.float32: 1e20},
-        "gradient": {np.float64: 1e154, np.float32: 1.5e19},
-    }
-    if case == "step":   # lr * gradient overflows the parameters' dtype
-        return np.array([[2.0], [2.0]], dtype), 1e308 if dtype == np.float64 else 1e39, \
-            status.BAD_STEP
-    return (np.array([[1e-3], [big[case][dtype]]], dtype), 1e-3,
-            status.BAD_LOSS if case == "loss" else status.BAD_GRADIENT)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", ["loss", "gradient", "step"])
 def test_divergence_statuses_keep_the_parameters(case, dtype):
     layers = table([1, 1], ["identity"])
-    X, lr, expected = _diverging(case, dtype)
+    X, lr, expected = diverging(case, dtype)
     T, labels = np.zeros((2, 1), dtype), np.empty(0, np.int64)
     work = np.empty(layout.workspace_size(layers, 2), dtype)
     start = np.array([1.0, 0.0], dtype)
