@@ -21,7 +21,7 @@ CASES = [(hidden, loss, kind) for hidden in NAMES for loss, kind in LOSS_CASES]
 # rounding ~ eps |L| / h per entry; h = 1e-5 balances them near 1e-10, and
 # testing.random_problem keeps every gradient block >= 1e-3 |L| and every
 # relu pre-activation >= 1e-3 from its kink, so the norm-wise error stays near
-# 1e-8 (observed 3e-8 there).  A wrong term is off by O(1).
+# 1e-8 (observed 9e-9 here).  A wrong term is off by O(1).
 FD_STEP, FD_RTOL = 1e-5, 1e-6
 
 

@@ -10,7 +10,8 @@ from ._common import DTYPES, assert_guards, guarded, off, padded
 
 # A handful of operations per entry, and a sum over the row (softmax's total,
 # s.v), under reordering: a few ulp in float64 (observed 2e-16), float32's
-# unit roundoff 6e-8 times a few.  A wrong formula is off by O(1).
+# unit roundoff 6e-8 times a few (observed 1.2e-7).  A wrong formula is off by
+# O(1).
 TOL = {np.float64: 1e-13, np.float32: 1e-5}
 CODES = list(vector.CODES.values())
 
