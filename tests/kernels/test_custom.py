@@ -118,7 +118,8 @@ def _expected(code, mode, work, x0, y0, g0):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mode", [activations.FORWARD, activations.VJP], ids=["forward", "vjp"])
-@pytest.mark.parametrize("code", list(FUNCTIONS), ids=["cube", "running sum", "halve", "halve again"])
+@pytest.mark.parametrize("code", list(FUNCTIONS),
+                         ids=["cube", "running sum", "halve", "halve again"])
 def test_the_hook_runs_each_codes_own_functions_and_nothing_else(code, mode, dtype):
     work, x0, y0, g0 = _work(dtype)
     if mode == activations.VJP:
