@@ -30,6 +30,8 @@ Contents:
   object), the parameter layout (`layer_offsets`, `split`);
 - random problems on which gradient checks are meaningful: `random_problem`,
   `random_sizes`, `random_targets`;
+- optimizer rules, as torch.optim writes them: `sgd_update`, `adam_update`,
+  `rmsprop_update`, `clip_factor`;
 - comparisons: `relative_error` (norm-wise), `max_relative_error` (largest
   entry), `assert_close` (elementwise).
 """
@@ -43,6 +45,7 @@ __all__ = [
     "jacobian_transpose_times", "forward_pass", "forward", "loss_and_output_gradient",
     "loss_and_gradient", "sgd_step", "outputs_loss_and_gradient", "layer_offsets", "split",
     "random_targets", "random_problem", "random_sizes",
+    "sgd_update", "adam_update", "rmsprop_update", "clip_factor",
     "relative_error", "max_relative_error", "assert_close",
 ]
 
@@ -469,6 +472,66 @@ def random_sizes(rng, activations):
     free = [i for i, lo in enumerate(floor) if lo == 1]
     sizes[free[rng.integers(len(free))]] = 1
     return sizes
+
+
+# --- optimizer rules ------------------------------------------------------
+#
+# One step of torch.optim's optimizers on arrays, the operations written as
+# torch's code writes them (torch's vectorised loops may fuse a multiply and an
+# add, so its own results differ from these by rounding).  The arithmetic is
+# the arrays': with the coefficients given as Python floats, a float32 array
+# updates in float32 with them rounded to float32, as torch does; what torch
+# computes in Python (the bias corrections) is computed in float64 here too.
+
+def sgd_update(p, g, buf, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    """``torch.optim.SGD`` (dampening 0): returns (new p, new momentum buffer).
+
+    torch starts the buffer at g; starting from zeros, as here, is the same
+    (momentum * 0 + g = g).
+    """
+    g = g + weight_decay * p
+    if momentum != 0.0:
+        buf = momentum * buf + g
+        g = g + momentum * buf if nesterov else buf
+    return p - lr * g, buf
+
+
+def adam_update(p, g, m, v, step, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                decoupled=False):
+    """``torch.optim.Adam``, or ``AdamW`` with ``decoupled``: returns (p, m, v).
+
+    ``step`` counts this update, from 1.  torch's ``lerp_`` computes
+    m + (1 - beta1) (g - m), which is beta1 m + (1 - beta1) g.
+    """
+    beta1, beta2 = betas
+    if decoupled:
+        p = p * (1.0 - lr * weight_decay)
+    else:
+        g = g + weight_decay * p
+    m = m + (1.0 - beta1) * (g - m)
+    v = beta2 * v + (1.0 - beta2) * g * g
+    step_size = lr / (1.0 - beta1 ** step)
+    denom = np.sqrt(v) / float(np.sqrt(1.0 - beta2 ** step)) + eps
+    return p - step_size * m / denom, m, v
+
+
+def rmsprop_update(p, g, square_avg, buf, lr, alpha=0.99, eps=1e-8, momentum=0.0,
+                   weight_decay=0.0):
+    """``torch.optim.RMSprop`` (not centered): returns (p, square_avg, buf)."""
+    g = g + weight_decay * p
+    square_avg = alpha * square_avg + (1.0 - alpha) * g * g
+    avg = np.sqrt(square_avg) + eps
+    if momentum != 0.0:
+        buf = momentum * buf + g / avg
+        return p - lr * buf, square_avg, buf
+    return p - lr * g / avg, square_avg, buf
+
+
+def clip_factor(grad, max_norm):
+    """The factor ``torch.nn.utils.clip_grad_norm_`` multiplies the gradient
+    by: max_norm / (||grad|| + 1e-6), or 1 if that is larger (norm in float64)."""
+    norm = np.sqrt(np.sum(np.asarray(grad, dtype=np.float64) ** 2))
+    return float(min(1.0, max_norm / (norm + 1e-6)))   # a Python float: g * it keeps g's dtype
 
 
 # --- comparisons ---------------------------------------------------------

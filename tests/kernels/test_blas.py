@@ -78,10 +78,13 @@ def test_numpy_openblas_is_used_where_numpy_ships_it():
 
 
 _CHILD = """
-import json, sys
+import importlib.util, json
 import numpy as np
-sys.path.insert(0, {tests!r})
-import test_blas
+# Loaded by its path: the test module sits in a package (tests/kernels), which
+# the child has no reason to know.
+spec = importlib.util.spec_from_file_location("test_blas", {module!r})
+test_blas = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(test_blas)
 from fastbp._kernels import blas, training
 results = {{}}
 for dtype in test_blas.DTYPES:
@@ -100,7 +103,7 @@ def run_child(tmp, name, backend):
     env.pop("FASTBP_BLAS", None)
     if backend:
         env["FASTBP_BLAS"] = backend
-    done = subprocess.run([sys.executable, "-c", _CHILD.format(tests=os.path.dirname(__file__),
+    done = subprocess.run([sys.executable, "-c", _CHILD.format(module=os.path.abspath(__file__),
                                                                 out=out)],
                           env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
