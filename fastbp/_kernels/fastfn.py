@@ -7,7 +7,7 @@ every loop around them scalar and made the activations the largest cost of a
 small network's step (docs/decisions/0013-vectorised-elementary-functions.md).  These
 versions use only multiply-adds, one or two divisions, comparisons and an
 integer-to-float bit cast, which LLVM turns into SIMD code.  In float64 they
-agree with libm to a few units in the last place (``tests/test_fastfn.py``
+agree with libm to a few units in the last place (``tests/kernels/test_fastfn.py``
 measures it).
 
 The float64 polynomial coefficients of exp and expm1 are Chebyshev fits
@@ -217,7 +217,7 @@ _TANH_ONE_32 = _F(9.5)   # tanh(a) rounds to 1 in float32 for a above about 9.01
 @jit(fastmath=_FAST)
 def tanh32(x):
     """tanh of a float32 in float32 arithmetic: within 2 float32 ulp of the
-    correctly rounded value over every float32 (``tests/test_fastfn.py``
+    correctly rounded value over every float32 (``tests/kernels/test_fastfn.py``
     checks them all; 1 ulp from 0.5 on), and faster over a row than ``tanh``,
     which works in float64 at half the SIMD width.  Every constant is a float32: a Python float would turn the
     arithmetic into float64.
