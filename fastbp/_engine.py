@@ -159,7 +159,7 @@ class Engine:
             space = getattr(self._local, "space", None)
             if form is not None and code is not None and space is not None:
                 kind, hyper, state, fused = update
-                m = X.shape[0]
+                m = len(X)
                 fused = fused and m == 1
                 run = self._direct.get("sample_step" if fused else "step")
                 if run and m <= space.rows:
