@@ -213,21 +213,20 @@ def targets(T, loss, m, one, width, dtype, name="T", scan=True):
     return array.reshape(m, width), NO_LABELS
 
 
-def kernel_form(X, T, loss, dtype, no_rows):
-    """(target rows, labels) when X and T have the types the compiled calls
-    take (X a 2-D array of ``dtype``; T target rows of it, or int64 labels
-    for cross-entropy), else None.
+def kernel_form(X, T, loss, dtype):
+    """The labels (``NO_LABELS`` for target rows) when X and T have the types
+    the compiled calls take (X a 2-D array of ``dtype``; T target rows of it,
+    or int64 labels for cross-entropy), else None.
 
     The one predicate of the fast paths (``batch``'s and ``train_step``'s):
     their order, shapes and values are left to the kernels' guard.
-    ``no_rows`` is the empty block that stands beside labels.
     """
     if (type(X) is _NDARRAY and type(T) is _NDARRAY and X.ndim == 2
             and (X.dtype is dtype or X.dtype == dtype)):
         if T.ndim == 2 and (T.dtype is dtype or T.dtype == dtype):
-            return T, NO_LABELS
+            return NO_LABELS
         if T.ndim == 1 and T.dtype == _INT64 and loss == losses.CROSS_ENTROPY:
-            return no_rows, T
+            return T
     return None
 
 
@@ -242,10 +241,10 @@ def batch(X, T, loss, n_in, n_out, dtype, no_rows):
     taken: the arrays returned have the same numba types on every such call,
     so the caller may skip numba's dispatch (``_engine.Engine.call``).
     """
-    form = kernel_form(X, T, loss, dtype, no_rows)
+    labels = kernel_form(X, T, loss, dtype)
     # X's width too: the caller sizes its workspace by X's rows.
-    if form is not None and X.shape[1] == n_in and X.flags.carray and T.flags.carray:
-        return (X,) + form + (False, True)
+    if labels is not None and X.shape[1] == n_in and X.flags.carray and T.flags.carray:
+        return X, (T if labels is NO_LABELS else no_rows), labels, False, True
     X, one = samples(X, n_in, dtype, scan=False)
     target, labels = targets(T, loss, X.shape[0], one, n_out, dtype, scan=False)
     return X, target, labels, one, False

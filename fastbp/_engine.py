@@ -25,7 +25,7 @@ _REASONS = {
 }
 
 # Globals for train_step's fast path: one lookup less each.
-_OK, _BAD_LAYOUT = status.OK, status.BAD_LAYOUT
+_OK, _BAD_LAYOUT, _NO_LABELS = status.OK, status.BAD_LAYOUT, _checks.NO_LABELS
 
 
 def diverged(code, epoch, batch):
@@ -155,15 +155,15 @@ class Engine:
                 code = self._loss_codes[loss]
             except (KeyError, TypeError):  # new here, or not a name at all
                 code = None
-            form = _checks.kernel_form(X, T, code, self.dtype, self.no_target)
+            labels = _checks.kernel_form(X, T, code, self.dtype)
             space = getattr(self._local, "space", None)
-            if form is not None and code is not None and space is not None:
+            if labels is not None and code is not None and space is not None:
                 kind, hyper, state, fused = update
                 m = len(X)
                 fused = fused and m == 1
                 run = self._direct.get("sample_step" if fused else "step")
                 if run and m <= space.rows:
-                    target, labels = form
+                    target = T if labels is _NO_LABELS else self.no_target
                     if fused:
                         value, done = run(params, self.layers, code, X, target, labels,
                                           space.work, hyper, None)

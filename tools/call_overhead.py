@@ -55,7 +55,7 @@ def main(calls=200_000):
         "no-op, same args": lambda: _no_op_entry(*args),
         "no-op with NRT": lambda: _no_op_nrt(*args),
         "_checks.batch": lambda: _checks.batch(X, T, 0, sizes[0], sizes[-1], dtype, no_rows),
-        "_checks.kernel_form": lambda: _checks.kernel_form(X, T, 0, dtype, no_rows),
+        "_checks.kernel_form": lambda: _checks.kernel_form(X, T, 0, dtype),
         "workspace": lambda: engine.workspace(1),
         "update_for": lambda: opt.update_for(net.params),
         "loss_code": lambda: engine.loss_code("sse"),
