@@ -141,7 +141,9 @@ def test_every_document_a_file_cites_is_in_the_repository():
     missing = sorted({f"{name}: {match.group(1)}"
                       for name, text in _tracked_text_files()
                       for match in _CITED.finditer(text)
-                      if not (ROOT / match.group(1)).exists()
+                      # a name a test joins to a temporary directory is no citation
+                      if text[match.start() - 3:match.start()] != '/ "'
+                      and not (ROOT / match.group(1)).exists()
                       and not (ROOT / name).parent.joinpath(match.group(1)).exists()})
     assert missing == []
 
