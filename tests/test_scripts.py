@@ -105,3 +105,28 @@ def test_compare_numpy_peer_takes_the_reference_step(compare, name):
     assert max(checks.errors(peer.params(), want, params)) <= checks.STEP_TOL[dtype]
     peer.steps(X, T, 1)  # a second step: the check must see the difference
     assert max(checks.errors(peer.params(), want, params)) > checks.STEP_TOL[dtype]
+
+
+def test_cold_start_reads_the_scripts_asv_runs(monkeypatch):
+    """``tools/cold_start.py`` times asv's own cold-start scripts: it reads them
+    from benchmarks/bench_startup.py, and each prints what it reads back."""
+    monkeypatch.syspath_prepend(str(TOOLS))
+    cold = load("cold_start.py")
+    fit, every = cold.startup_script("_COLD_FIT"), cold.startup_script("_COLD_START")
+    assert "net.fit(" in fit and "train_step" in every
+    with pytest.raises(LookupError, match="_NOPE"):
+        cold.startup_script("_NOPE")
+
+
+def test_fingerprint_is_reproducible_on_a_case(capsys):
+    """``tools/fingerprint.py``'s digests are the same for the same case run twice
+    and differ for another case."""
+    fingerprint = load("fingerprint.py")
+    cases = dict(fingerprint.cases())
+    digests = []
+    for name in ("float64 tanh-sse passes", "float64 tanh-sse passes",
+                 "float64 sigmoid-mse passes"):
+        digest = fingerprint.Digest()
+        cases[name](digest)
+        digests.append(digest.hex())
+    assert digests[0] == digests[1] != digests[2]
