@@ -7,6 +7,7 @@ file in the same directory and renamed over the target, so a crash never
 leaves a half-written file under the target's name.  ``fastbp.load``
 (``io.py``) reads it back into a network.
 """
+import contextlib
 import json
 import os
 import tempfile
@@ -66,7 +67,7 @@ def read(path):
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise ValueError(f"{path}: not a readable fastbp file ({exc})") from None
-    try:
+    with refusing(path):
         meta = json.loads(str(arrays["meta"]))
         if not isinstance(meta, dict):
             raise ValueError("its metadata is not a JSON object")
@@ -75,8 +76,16 @@ def read(path):
         if meta.get("version") != VERSION:
             raise ValueError(f"format version {meta.get('version')!r}; this fastbp reads "
                              f"version {VERSION}")
+    return meta, arrays
+
+
+@contextlib.contextmanager
+def refusing(path):
+    """Turn a missing entry or a wrong field met while reading the file at
+    ``path`` into the ``ValueError`` that names the file."""
+    try:
+        yield
     except KeyError as exc:
         raise ValueError(f"{path}: not a valid fastbp file: no entry {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: not a valid fastbp file: {exc}") from None
-    return meta, arrays

@@ -25,7 +25,7 @@ def load(path, optimizer=False):
         There is no file at ``path``.
     """
     meta, data = _archive.read(path)
-    try:
+    with _archive.refusing(path):
         net = Network(meta["sizes"], meta["activations"], dtype=meta["dtype"])
         params = data["params"]
         if params.shape != net.params.shape or params.dtype != net.dtype:
@@ -42,8 +42,4 @@ def load(path, optimizer=False):
                                       or state.dtype != net.dtype):
                 raise ValueError(f"optimizer_state has {state.dtype} {state.shape}, the "
                                  f"network needs {net.dtype} {(2, net.n_params)}")
-    except KeyError as exc:
-        raise ValueError(f"{path}: not a valid fastbp file: no entry {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: not a valid fastbp file: {exc}") from None
     return (net, opt) if optimizer else net
