@@ -545,6 +545,20 @@ def test_T_ragged_list_names_the_argument():
              ValueError, r"^T\b")
 
 
+@pytest.mark.parametrize("call", ["fit", "train_step", "loss_and_gradient"])
+def test_integer_labels_under_a_squared_error_say_which_loss_takes_them(call):
+    """Labels given to a softmax network under the default loss ("sse") are
+    refused with the shape message and the loss that takes them."""
+    net = fastbp.Network([3, 5, 4], ["tanh", "softmax"], seed=0)
+    X, labels = good_X(6)[:, :3].copy(), np.array([0, 1, 2, 3, 0, 1])
+    run = {"fit": lambda: net.fit(X, labels, epochs=1, progress=False),
+           "train_step": lambda: net.train_step(X, labels, fastbp.SGD(lr=0.1)),
+           "loss_and_gradient": lambda: net.loss_and_gradient(X, labels)}[call]
+    rejected(net, run, ValueError,
+             r"^T: expected shape \(6, 4\).*got \(6,\); integer class labels need "
+             r"loss='cross_entropy'")
+
+
 # --- the checks above can fail ---------------------------------------------------
 
 def test_untouched_check_detects_a_write_before_the_error():
