@@ -2,13 +2,12 @@
 
 * ``track_compile_fit_seconds``: a cold start, numba's cache empty: ``import
   fastbp`` and the first ``fit`` of a new network, i.e. compiling everything a
-  ``fit`` needs (issue 4: < 10 s).
+  ``fit`` needs.
 * ``track_compile_seconds``: another cold start, of the first ``forward``,
   ``loss_and_gradient``, ``train_step`` and ``fit`` in turn: every entry point.
   ``track_compile_stage_seconds`` splits that run by step.
 * ``track_startup_seconds``: a warm start, the cache filled by the cold run:
-  ``import fastbp``, building a network and its first ``train_step``
-  (issue 4: < 1 s).
+  ``import fastbp``, building a network and its first ``train_step``.
 
 The children run in ``setup_cache``, once per asv run for both dtypes, and the
 benchmarks only report their figures: the two cold compiles are most of the

@@ -59,7 +59,7 @@ import fastbp  # noqa: E402
 class Workload:
     """One network shape and batch size to measure on.
 
-    ``dtype`` is the dtype the issue's targets are stated in; the benchmarks
+    ``dtype`` is the dtype the peer comparison runs it in; the benchmarks
     themselves run every workload in both ``DTYPES``.
     """
 

@@ -41,18 +41,21 @@ def network_dtype(dtype):
     return resolved
 
 
-def widths(values, name, at_least):
-    """A tuple of at least ``at_least`` positive ints from a sequence of widths."""
+def widths(values, name, at_least, what=None, wrong_kind=TypeError):
+    """A tuple of positive ints from a sequence of at least ``at_least``
+    layer widths; ``what`` says how many in the message for too few, and
+    ``wrong_kind`` is the exception for a width that is not an integer."""
     try:
         values = tuple(values)
     except TypeError:
         raise TypeError(f"{name}: expected a sequence of layer widths, got {values!r}") from None
     if len(values) < at_least:
-        raise ValueError(f"{name}: expected at least {at_least} widths, got {list(values)}")
+        what = what or f"{at_least} widths"
+        raise ValueError(f"{name}: expected at least {what}, got {list(values)}")
     checked = []
     for i, width in enumerate(values):
         if isinstance(width, bool) or not isinstance(width, numbers.Integral):
-            raise TypeError(f"{name}[{i}]: expected a positive integer, got {width!r}")
+            raise wrong_kind(f"{name}[{i}]: expected a positive integer, got {width!r}")
         if width < 1:
             raise ValueError(f"{name}[{i}]: expected a positive integer width, got {width}")
         checked.append(operator.index(width))
@@ -61,14 +64,7 @@ def widths(values, name, at_least):
 
 def sizes(values):
     """A network's layer widths, inputs first."""
-    try:
-        values = tuple(values)
-    except TypeError:
-        raise TypeError(f"sizes: expected a sequence of layer widths, got {values!r}") from None
-    if len(values) < 2:
-        raise ValueError(
-            f"sizes: expected at least two widths (inputs and outputs), got {list(values)}")
-    return widths(values, "sizes", 2)
+    return widths(values, "sizes", 2, what="two widths (inputs and outputs)")
 
 
 def activation_code(name, where="activation"):

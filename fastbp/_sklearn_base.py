@@ -98,7 +98,11 @@ class _BaseMLP(BaseEstimator):
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
-        sizes = _checks.widths(sizes, "hidden_layer_sizes", 0)
+        if not hasattr(sizes, "__iter__"):
+            raise TypeError(f"hidden_layer_sizes: expected an int or a sequence of ints, "
+                            f"got {sizes!r}")
+        # ValueError for a width of the wrong kind, as scikit-learn's own checks.
+        sizes = _checks.widths(sizes, "hidden_layer_sizes", 0, wrong_kind=ValueError)
         names = self.activation
         if isinstance(names, str):
             names = (names,) * len(sizes)

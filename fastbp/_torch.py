@@ -33,7 +33,7 @@ def torch_module():
     except ImportError:
         raise ImportError(
             "PyTorch interchange needs PyTorch, which is not installed: "
-            "pip install fastbp[test] (or pip install torch==2.13.0)") from None
+            "pip install torch (its CPU build), or in a clone of fastbp pip install '.[test]'") from None
     return torch
 
 

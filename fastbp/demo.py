@@ -5,7 +5,7 @@ digits (8x8 images that ship inside scikit-learn), prints its test accuracy
 and fit time, trains scikit-learn's ``MLPClassifier`` of the same shape with
 the same optimizer, batch size and epochs on the same split for comparison,
 and saves the loss and accuracy curves as ``digits-loss.png`` when matplotlib
-is installed.  Needs the ``demo`` extra: ``pip install "fastbp[demo]"``.
+is installed.  Needs the ``demo`` extra: ``pip install ".[demo]"`` in a clone of fastbp.
 
 Both fits are timed warm: each library first fits a throwaway model on a few
 rows with the same options, so that numba's compilation (or its loading of
@@ -57,7 +57,7 @@ def _data():
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
     except ImportError:
-        raise SystemExit('the demo needs scikit-learn: pip install "fastbp[demo]"') from None
+        raise SystemExit('the demo needs scikit-learn: pip install ".[demo]" in a clone of fastbp') from None
     X, y = load_digits(return_X_y=True)
     X = X / 16.0  # pixel intensities 0..16 -> [0, 1]
     # A fixed split, whatever --seed says, so that every run tests on the same images.
@@ -138,7 +138,7 @@ def parser():
                     "accuracies and warm fit times (after a first call that compiles or "
                     "loads fastbp's kernels, timed on its own), and plot fastbp's "
                     "cross-entropy and test accuracy per epoch.",
-        epilog='Needs the demo extra: pip install "fastbp[demo]".')
+        epilog='Needs the demo extra: pip install ".[demo]" in a clone of fastbp.')
     p.add_argument("--epochs", type=_positive, default=40, help="epochs of both fits (default 40)")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds both networks' initial weights and shuffling (default 0); "
@@ -183,7 +183,7 @@ def main(argv=None):
         history.plot(args.plot, loss_label="cross-entropy", validation_label="test",
                      title=f"fastbp on digits: [64, {HIDDEN}, 10] tanh/softmax, Adam")
     except ImportError:
-        print('(install matplotlib to save the plot: pip install "fastbp[demo]")')
+        print('(install matplotlib to save the plot: pip install matplotlib)')
     else:
         print(f"cross-entropy and test accuracy per epoch saved to {args.plot}")
 

@@ -26,7 +26,13 @@ class Update(NamedTuple):
 
 
 class Optimizer:
-    """Base class.  ``lr`` is a float or a schedule (``fastbp.StepDecay`` ...)."""
+    """Base class.  ``lr`` is a float or a schedule (``fastbp.StepDecay`` ...).
+
+    ``bind``, ``update_for`` and ``state`` are how a network drives the
+    compiled update (``fastbp._engine``); a training loop of your own passes
+    the optimizer to ``Network.train_step`` and never calls them.
+    ``state_dict`` and ``load_state_dict`` save and restore everything.
+    """
 
     _kind = None
     # Class defaults, so optimizers pickled before these existed still load.
@@ -116,7 +122,8 @@ class Optimizer:
     @property
     def state(self):
         """The optimizer's state, (2, n_params) in the parameter layout
-        (momentum or moment estimates), or None before its first update."""
+        (momentum or moment estimates), or None before its first update;
+        read-only (``load_state_dict`` sets it)."""
         return None if self._block is None else self._block[:2]
 
     def __getstate__(self):
@@ -135,11 +142,14 @@ class Optimizer:
         # Own, writeable, C-ordered copies (pickle's out-of-band buffers can be
         # read-only): the kernels write them, and a network calls its kernels
         # with the argument types it saw first (``_engine.Engine.call``).
+        # Of a pickled ``hyper`` only the count is kept: ``bind`` fills every
+        # other slot afresh, whatever the slots meant when it was pickled.
         hyper = np.zeros(optim_kernels.N_HYPER)
         old = np.asarray(self._hyper, dtype=np.float64)
-        hyper[:old.size] = old
         if count is not None:
             hyper[optim_kernels.STEPS] = count[0]
+        elif old.size > optim_kernels.STEPS:
+            hyper[optim_kernels.STEPS] = old[optim_kernels.STEPS]
         self._hyper = hyper
         if self._block is not None:
             self._block = np.array(self._block, order="C")

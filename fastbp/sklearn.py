@@ -1,6 +1,6 @@
 """scikit-learn estimators over ``fastbp.Network``: ``MLPRegressor``, ``MLPClassifier``.
 
-scikit-learn is an optional dependency (``pip install fastbp[sklearn]``):
+scikit-learn is an optional dependency (``pip install ".[sklearn]"`` in a clone of fastbp):
 ``import fastbp`` does not import it, this module does.  The estimators take the
 parameters of scikit-learn's ``sklearn.neural_network`` namesakes and mean the
 same by them, except where the class docstrings' Notes say otherwise; training

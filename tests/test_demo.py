@@ -75,7 +75,7 @@ def test_help_describes_the_demo_without_training(tmp_path):
     done = run_demo(["--help"], tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: python -m fastbp.demo")
-    for option in ("--epochs", "--seed", "--plot PATH", "--no-plot", 'pip install "fastbp[demo]"'):
+    for option in ("--epochs", "--seed", "--plot PATH", "--no-plot", 'pip install ".[demo]"'):
         assert option in done.stdout
     # None of a run's output: no data loaded, nothing trained.
     assert not re.search(r"^digits: \d+ training|first call \(|test accuracy \d", done.stdout, re.M)
@@ -84,7 +84,7 @@ def test_help_describes_the_demo_without_training(tmp_path):
 
 def test_missing_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # import raises ImportError
-    with pytest.raises(SystemExit, match=re.escape('pip install "fastbp[demo]"')):
+    with pytest.raises(SystemExit, match=re.escape('pip install ".[demo]"')):
         demo._data()
 
 

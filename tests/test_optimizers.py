@@ -772,3 +772,24 @@ def test_scratch_rows_only_where_the_update_needs_them():
     # A pickled optimizer carries its state, not the scratch.
     blob = pickle.dumps(adam)
     assert len(blob) < 3 * adam.state.nbytes
+
+
+def test_optimizers_pickled_by_fastbp_0_1_0_resume_exactly():
+    """tests/data/optimizers-867679e.pickle holds optimizers pickled by commit
+    867679e (a 9-slot ``hyper`` whose slots meant A, B and FLAG, the cached
+    update as ``_ready``/``_args`` beside ``_plain``) after two epochs, the
+    parameters then, and the parameters that code reached after two more
+    epochs.  Loaded here, they resume bit for bit."""
+    import pathlib
+    path = pathlib.Path(__file__).parent / "data" / "optimizers-867679e.pickle"
+    with open(path, "rb") as f:
+        data = pickle.load(f)  # a file of this repository, written by fastbp itself
+    for name, case in data["cases"].items():
+        opt = pickle.loads(case["optimizer"])
+        assert opt._hyper.size == optim.N_HYPER, name
+        net = fastbp.Network([3, 6, 2], ["tanh", "identity"], seed=1)
+        net.params = case["params"]
+        net.fit(data["X"], data["T"], epochs=2, batch_size=4, optimizer=opt, loss="mse",
+                seed=3, progress=False)
+        np.testing.assert_array_equal(net.params, case["after"], err_msg=name)
+        assert (opt.steps, opt.epoch) == (case["steps"], case["epoch"]), name

@@ -348,6 +348,22 @@ def test_bad_parameters_are_named(params, message):
         MLPRegressor(**params).fit(x, t)
 
 
+@pytest.mark.parametrize("sizes, error, message", [
+    (("a",), ValueError, r"hidden_layer_sizes\[0\]: expected a positive integer"),
+    ((2.5,), ValueError, r"hidden_layer_sizes\[0\]: expected a positive integer"),
+    ((True,), ValueError, r"hidden_layer_sizes\[0\]: expected a positive integer"),
+    ((4, 0), ValueError, r"hidden_layer_sizes\[1\]: expected a positive integer"),
+    (5.5, TypeError, r"hidden_layer_sizes: expected an int or a sequence of ints"),
+])
+def test_bad_hidden_layer_sizes_raise_what_scikit_learn_users_catch(sizes, error, message):
+    """A width of the wrong kind or value is a ValueError, as scikit-learn's own
+    parameter checks raise; only a value that is no sequence is a TypeError."""
+    x, t = smooth_problem()
+    with pytest.raises(error, match=message) as caught:
+        MLPRegressor(hidden_layer_sizes=sizes).fit(x, t)
+    assert type(caught.value) is error
+
+
 def test_string_labels_and_binary_problems():
     y = np.where(LABELS == 0, "cat", "dog")
     clf = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X_SMALL, y)

@@ -37,20 +37,20 @@ def transposed_input(m, n_in, n_out):
 
 
 @jit(fastmath=REORDER)
-def forward(params, w, inp, i0, pre, p0, m, n_in, n_out, t0):
+def forward(params, w, inp, i0, pre, p0, m, n_in, n_out, free0):
     """X = Y A^T + 1 B^T (the derivation's X = A Y + B, one row per sample).
 
-    ``t0``: where ``pre`` has m * n_in entries free for a transposed copy of Y.
+    ``free0``: where ``pre`` has m * n_in entries free for a transposed copy of Y.
     """
     b = w + n_out * n_in
     if m * n_in * n_out >= BLAS_MIN:
         if transposed_input(m, n_in, n_out):
             # Column by column: contiguous writes.
             for k in range(n_in):
-                column = segment(pre, t0 + k * m, m)
+                column = segment(pre, free0 + k * m, m)
                 for s in range(m):
                     column[s] = inp[i0 + s * n_in + k]
-            gemm(1, 1, m, n_out, n_in, pre, t0, m, params, w, n_in, pre, p0, n_out)
+            gemm(1, 1, m, n_out, n_in, pre, free0, m, params, w, n_in, pre, p0, n_out)
         else:
             gemm(0, 1, m, n_out, n_in, inp, i0, n_in, params, w, n_in, pre, p0, n_out)
         x = _matrix(pre, p0, m, n_out)
