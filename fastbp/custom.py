@@ -10,7 +10,6 @@ of it).  Networks using them get passes compiled with these functions inlined;
 """
 import numpy as np
 
-from . import _checks
 from ._kernels import activations as activation_kernels
 from ._kernels import custom as hooks
 

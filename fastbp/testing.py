@@ -32,6 +32,7 @@ Contents:
   `random_sizes`, `random_targets`;
 - optimizer rules, as torch.optim writes them: `sgd_update`, `adam_update`,
   `rmsprop_update`, `clip_factor`;
+- central differences: `central_differences`;
 - comparisons: `relative_error` (norm-wise), `max_relative_error` (largest
   entry), `assert_close` (elementwise).
 """
@@ -46,7 +47,7 @@ __all__ = [
     "loss_and_gradient", "sgd_step", "outputs_loss_and_gradient", "layer_offsets", "split",
     "random_targets", "random_problem", "random_sizes",
     "sgd_update", "adam_update", "rmsprop_update", "clip_factor",
-    "relative_error", "max_relative_error", "assert_close",
+    "central_differences", "relative_error", "max_relative_error", "assert_close",
 ]
 
 
@@ -535,6 +536,26 @@ def clip_factor(grad, max_norm):
 
 
 # --- comparisons ---------------------------------------------------------
+
+def central_differences(f, x, h):
+    """(f() with x[k] + h  -  f() with x[k] - h) / 2h for every index k of x.
+
+    ``x`` is modified in place during the walk and restored exactly; ``f``
+    reads it.
+    """
+    flat = x.reshape(-1)
+    assert np.shares_memory(flat, x)
+    diffs = np.empty(flat.size)
+    for k in range(flat.size):
+        value = flat[k]
+        flat[k] = value + h
+        up = f()
+        flat[k] = value - h
+        down = f()
+        flat[k] = value
+        diffs[k] = (up - down) / (2.0 * h)
+    return diffs.reshape(x.shape)
+
 
 def relative_error(actual, desired):
     """||actual - desired|| / ||desired|| (norm-wise; 0 when both vanish)."""

@@ -76,25 +76,6 @@ def _reference(net, X, T, loss):
     return testing.loss_and_gradient(weights, biases, net.activations, X, T, loss)
 
 
-def _central_differences(f, x, h=FD_STEP):
-    """(f() with x[k] + h  -  f() with x[k] - h) / 2h for every index k of x.
-
-    ``x`` is modified in place during the walk and restored exactly.
-    """
-    flat = x.reshape(-1)
-    assert np.shares_memory(flat, x)
-    diffs = np.empty(flat.size)
-    for k in range(flat.size):
-        value = flat[k]
-        flat[k] = value + h
-        up = f()
-        flat[k] = value - h
-        down = f()
-        flat[k] = value
-        diffs[k] = (up - down) / (2.0 * h)
-    return diffs.reshape(x.shape)
-
-
 # --- 1. against the naive reference ------------------------------------------
 
 def _hidden_output_loss_cases():
@@ -282,12 +263,14 @@ def test_gradient_matches_finite_differences(acts, loss, kind, m):
     L, g, gx = net.loss_and_gradient(X, T, loss, input_gradient=True)
     assert gx.shape == X.shape
 
-    fd = _central_differences(lambda: net.loss_and_gradient(X, T, loss)[0], net.params)
+    fd = testing.central_differences(lambda: net.loss_and_gradient(X, T, loss)[0], net.params,
+                                     FD_STEP)
     np.testing.assert_array_equal(net.params, params)  # the walk restored every entry
     assert testing.relative_error(g, fd) < FD_RTOL, (g, fd)
 
     X_walk = X.copy()
-    fd_x = _central_differences(lambda: net.loss_and_gradient(X_walk, T, loss)[0], X_walk)
+    fd_x = testing.central_differences(lambda: net.loss_and_gradient(X_walk, T, loss)[0],
+                                       X_walk, FD_STEP)
     assert testing.relative_error(gx, fd_x) < FD_RTOL, (gx, fd_x)
 
     # The reference agrees to rounding on these random shapes too.
@@ -311,8 +294,9 @@ def test_reference_matches_finite_differences(name, loss, kind):
         return testing.loss_and_gradient(weights, biases, acts, X, T, loss)[0]
 
     _, g, gx = testing.loss_and_gradient(*testing.split(params, sizes), acts, X, T, loss)
-    assert testing.relative_error(g, _central_differences(naive_loss, params)) < FD_RTOL
-    assert testing.relative_error(gx, _central_differences(naive_loss, X)) < FD_RTOL
+    fd, fd_x = (testing.central_differences(naive_loss, x, FD_STEP) for x in (params, X))
+    assert testing.relative_error(g, fd) < FD_RTOL
+    assert testing.relative_error(gx, fd_x) < FD_RTOL
 
 
 # --- 3. explicit Jacobians and the J^T v kernels ------------------------------

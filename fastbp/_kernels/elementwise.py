@@ -5,7 +5,6 @@ is computed from the stored output ``y = f(x)`` rather than from ``x``: it is
 cheaper for tanh and sigmoid, cannot overflow, and lets the backward pass read
 only the layer outputs.
 """
-import numpy as np
 
 from . import fastfn, jit
 from .views import segment

@@ -105,17 +105,8 @@ def test_gradients_match_central_differences(hidden, loss, kind):
 
     _loss_and_gradient(layers, code, params, X, target, labels, work, grad, grad_inp)
     for x, analytic, what in ((params, grad, "params"), (X, grad_inp, "X")):
-        flat = x.reshape(-1)
-        diffs = np.empty(flat.size)
-        for k in range(flat.size):
-            value = flat[k]
-            flat[k] = value + FD_STEP
-            up = loss_value()
-            flat[k] = value - FD_STEP
-            down = loss_value()
-            flat[k] = value
-            diffs[k] = (up - down) / (2 * FD_STEP)
-        assert testing.relative_error(analytic.reshape(-1), diffs) < FD_RTOL, what
+        diffs = testing.central_differences(loss_value, x, FD_STEP)
+        assert testing.relative_error(analytic.reshape(-1), diffs.reshape(-1)) < FD_RTOL, what
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
