@@ -337,6 +337,15 @@ def fraction(value, name):
     return value
 
 
+def threads(value):
+    """``threads=``: None (no bound) or a count of at least 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"threads: expected None or an integer >= 1, got {value!r}")
+    return int(value)
+
+
 def count(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from . import _checks, custom, layout
+from ._kernels import blas
 from ._kernels import entries as entry_sets
 from ._kernels import status
 from .errors import DivergenceError
@@ -109,6 +110,17 @@ class Engine:
         if run is None:  # exact, and the first such call: learn the direct call
             self._direct[name] = entry_sets.direct(kernel, args[:-1]) or False
         return result
+
+    @staticmethod
+    def threads(threads):
+        """Context: the BLAS products of the calls inside run on at most
+        ``threads`` threads (None: as many as OpenBLAS allows).
+
+        Each product picks its own count in compiled code (``blas.gemm``): one
+        thread below ``blas.SERIAL_BELOW`` multiply-adds, else OpenBLAS's
+        count capped by this bound.
+        """
+        return blas.limit(_checks.threads(threads))
 
     # --- the calls ------------------------------------------------------
 

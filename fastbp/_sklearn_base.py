@@ -65,7 +65,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, dtype=np.float64):
+                 n_iter_no_change=10, max_fun=15000, dtype=np.float64, threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -90,6 +90,7 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.dtype = dtype
+        self.threads = threads
 
     # --- parameters --------------------------------------------------------
 
@@ -148,6 +149,7 @@ class _BaseMLP(BaseEstimator):
         if self.n_iter_no_change != np.inf:
             _checks.count(self.n_iter_no_change, "n_iter_no_change", 1)
         _checks.count(self.max_fun, "max_fun", 1)
+        _checks.threads(self.threads)
         return _checks.network_dtype(self.dtype)
 
     def _grad_scale(self, n_outputs):
@@ -297,7 +299,7 @@ class _BaseMLP(BaseEstimator):
         history = net.fit(X, T, epochs=1 if incremental else self.max_iter,
                           batch_size=batch_size, optimizer=opt, loss=self._loss,
                           shuffle=self.shuffle, seed=seed, progress=False,
-                          callbacks=[after_epoch])
+                          callbacks=[after_epoch], threads=self.threads)
         if history.interrupted:
             warnings.warn("Training interrupted by user.", stacklevel=4)
         elif not incremental and not best["stopped"] and self.n_iter_ == self.max_iter:
@@ -329,7 +331,8 @@ class _BaseMLP(BaseEstimator):
 
         self.n_iter_ = 0
         history = self.network_.fit(X, T, epochs=self.max_iter, optimizer=opt, loss=self._loss,
-                                    progress=False, callbacks=[after_iteration])
+                                    progress=False, callbacks=[after_iteration],
+                                    threads=self.threads)
         self.best_loss_ = min([self.best_loss_] + self.loss_curve_[len(self.loss_curve_)
                                                                    - self.n_iter_:])
         if history.interrupted:
@@ -347,7 +350,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=self.network_.dtype, order="C")
-        return self.network_.forward(writeable(X))
+        return self.network_.forward(writeable(X), threads=self.threads)
 
     @property
     def coefs_(self):

@@ -132,15 +132,19 @@ class Network:
 
     # --- computing -------------------------------------------------------
 
-    def forward(self, X):
-        """Network outputs for X: (m, sizes[0]) -> (m, sizes[-1]); 1-D -> 1-D."""
-        X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
-        Y = self._engine.forward(self._params, X, one)
+    def forward(self, X, *, threads=None):
+        """Network outputs for X: (m, sizes[0]) -> (m, sizes[-1]); 1-D -> 1-D.
+
+        ``threads``: the most threads a BLAS product may use (see ``fit``).
+        """
+        with self._engine.threads(threads):
+            X, one = _checks.samples(X, self._sizes[0], self._dtype, scan=False)
+            Y = self._engine.forward(self._params, X, one)
         return Y[0] if one else Y
 
     predict = forward
 
-    def loss_and_gradient(self, X, T, loss="sse", *, input_gradient=False):
+    def loss_and_gradient(self, X, T, loss="sse", *, input_gradient=False, threads=None):
         """Loss of the batch and its gradient with respect to every parameter.
 
         Parameters
@@ -158,6 +162,8 @@ class Network:
             softmax output layer).
         input_gradient : bool
             Also return dL/dX, shaped like X.
+        threads : int or None
+            The most threads a BLAS product may use (see ``fit``).
 
         Returns
         -------
@@ -165,27 +171,32 @@ class Network:
         grad : ndarray, the parameter layout and the network's dtype
         grad_X : ndarray, only when ``input_gradient`` is true
         """
-        value, grad, grad_X, one = self._engine.loss_and_gradient(
-            self._params, X, T, loss, input_gradient)
+        with self._engine.threads(threads):
+            value, grad, grad_X, one = self._engine.loss_and_gradient(
+                self._params, X, T, loss, input_gradient)
         if not input_gradient:
             return value, grad
         return value, grad, (grad_X[0] if one else grad_X)
 
     # --- training --------------------------------------------------------
 
-    def train_step(self, X, T, optimizer, loss="sse"):
+    def train_step(self, X, T, optimizer, loss="sse", *, threads=None):
         """One forward, backward and update on one batch, in one compiled call.
 
         Returns the batch loss before the update.  Raises
         ``fastbp.DivergenceError`` (a ``FloatingPointError``), leaving the
         parameters and the optimizer as they were, when the loss, the gradient
-        or the updated parameters would not be finite.
+        or the updated parameters would not be finite.  ``threads``: the most
+        threads a BLAS product may use (see ``fit``).
         """
-        return self._engine.train_step(self._params, X, T, optimizer, loss)
+        if threads is None:  # the loop's call: no context to enter
+            return self._engine.train_step(self._params, X, T, optimizer, loss)
+        with self._engine.threads(threads):
+            return self._engine.train_step(self._params, X, T, optimizer, loss)
 
     def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse",
             shuffle=True, seed=None, validation_data=None, progress=True,
-            patience=None, min_delta=0.0, callbacks=()):
+            patience=None, min_delta=0.0, callbacks=(), threads=None):
         """Train on (X, T) for ``epochs`` passes; each epoch is one compiled call.
 
         Parameters
@@ -221,6 +232,14 @@ class Network:
         callbacks : sequence of callables
             Each called as ``callback(net, history)`` after every epoch;
             training stops when one returns True.
+        threads : int or None
+            The most threads a BLAS product may use; None: as many as
+            OpenBLAS allows (``OPENBLAS_NUM_THREADS``, threadpoolctl).  Only
+            large products use more than one: below ``SERIAL_BELOW``
+            multiply-adds (docs/decisions/0020-blas-threads.md) a product runs
+            on one thread whatever the bound, since a second one gains too
+            little there and stalls it on a busy machine.  The bound is
+            process-wide while the call runs, as OpenBLAS's count is.
 
         Returns
         -------
@@ -229,11 +248,12 @@ class Network:
             compiled call and returns the history so far
             (``history.interrupted`` is True).
         """
-        return training.fit(
-            self, self._engine, X, T, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-            loss=loss, shuffle=shuffle, seed=seed, validation_data=validation_data,
-            progress_bar=progress, patience=patience, min_delta=min_delta,
-            callbacks=callbacks)
+        with self._engine.threads(threads):
+            return training.fit(
+                self, self._engine, X, T, epochs=epochs, batch_size=batch_size,
+                optimizer=optimizer, loss=loss, shuffle=shuffle, seed=seed,
+                validation_data=validation_data, progress_bar=progress, patience=patience,
+                min_delta=min_delta, callbacks=callbacks)
 
     # --- predictions -----------------------------------------------------
 

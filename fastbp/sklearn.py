@@ -88,6 +88,9 @@ _PARAMETERS = """
     dtype : np.float64 or np.float32, default=np.float64
         Dtype of the network: its parameters, its arithmetic and the
         predictions.  Inputs are converted to it once.
+    threads : int or None, default=None
+        The most threads a BLAS product of fit and predict may use
+        (``fastbp.Network.fit``'s ``threads``); None: as many as OpenBLAS allows.
 """
 
 _ATTRIBUTES = """

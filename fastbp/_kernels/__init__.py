@@ -35,7 +35,8 @@ def _drop_stale_cache():
     digest = hashlib.sha256()
     for path in sorted(here.glob("*.py")):
         digest.update(path.read_bytes())
-    digest.update(blas.BACKEND.encode())  # the library compiled code links to
+    # the library compiled code links to, and how its products choose threads
+    digest.update(f"{blas.BACKEND} {blas.THREAD_CONTROL} {blas.SERIAL_BELOW}".encode())
     cache = here / "__pycache__"
     stamp = cache / "fastbp-kernels.sha256"
     try:

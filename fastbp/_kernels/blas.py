@@ -19,10 +19,12 @@ backend then still links (a symbol nobody registered would abort the process
 in LLVM).  ``FASTBP_BLAS=scipy`` makes newly compiled kernels use SciPy's
 (the tests run both); the package's cache stamp includes the backend.
 """
+import contextlib
 import ctypes
 import glob
 import importlib.util
 import os
+import threading
 
 import numpy as np
 from llvmlite import binding as _llvm
@@ -34,6 +36,15 @@ from numba.np.arrayobj import make_array
 
 _SYMBOLS = {"numpy": {"float32": "fastbp_numpy_sgemm", "float64": "fastbp_numpy_dgemm"},
             "scipy": {"float32": "fastbp_scipy_sgemm", "float64": "fastbp_scipy_dgemm"}}
+_THREAD_SYMBOLS = {"numpy": ("fastbp_numpy_get_threads", "fastbp_numpy_set_threads"),
+                   "scipy": ("fastbp_scipy_get_threads", "fastbp_scipy_set_threads")}
+_BOUND_SYMBOL = "fastbp_blas_thread_bound"
+
+# Products of fewer multiply-adds than this run on one thread, whatever
+# OpenBLAS allows: a second thread gains too little on them and, with another
+# process on the other core, waits for it a scheduler slice or more
+# (docs/decisions/0020-blas-threads.md).
+SERIAL_BELOW = {"float32": 1 << 22, "float64": 1 << 22}
 
 
 def _load(patterns, names, already_loaded):
@@ -70,22 +81,45 @@ def _numpy_openblas():
                                   "float64": "scipy_cblas_dgemm64_"}, already_loaded=True)
 
 
+def _scipy_patterns():
+    scipy_dir = _package_dir("scipy")
+    if scipy_dir is None:
+        return []
+    return [os.path.join(os.path.dirname(scipy_dir), "scipy.libs", "libscipy_openblas-*"),
+            os.path.join(scipy_dir, ".dylibs", "libscipy_openblas*")]
+
+
 def _scipy_blas(required):
     """SciPy's Fortran sgemm and dgemm (32-bit integers): from its bundled
     OpenBLAS, without importing SciPy, else (``required``) as numba's np.dot
     finds them, through scipy.linalg.cython_blas (slow to import)."""
-    scipy_dir = _package_dir("scipy")
-    if scipy_dir is not None:
-        top = os.path.dirname(scipy_dir)
-        found = _load([os.path.join(top, "scipy.libs", "libscipy_openblas-*"),
-                       os.path.join(scipy_dir, ".dylibs", "libscipy_openblas*")],
-                      {"float32": "scipy_sgemm_", "float64": "scipy_dgemm_"},
+    if SCIPY_PATTERNS:
+        found = _load(SCIPY_PATTERNS, {"float32": "scipy_sgemm_", "float64": "scipy_dgemm_"},
                       already_loaded=False)
         if found is not None or not required:
             return found
     from numba.extending import get_cython_function_address
     return {dtype: get_cython_function_address("scipy.linalg.cython_blas", name)
             for dtype, name in (("float32", "sgemm"), ("float64", "dgemm"))}
+
+
+def _thread_setters(patterns, names):
+    """(get, set) ctypes functions of the library matching ``patterns`` that
+    has both ``names`` (OpenBLAS's thread count), or None."""
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            try:
+                lib = ctypes.CDLL(path, mode=ctypes.DEFAULT_MODE)
+                get, put = (getattr(lib, name) for name in names)
+            except (OSError, AttributeError):
+                continue
+            get.restype, get.argtypes = ctypes.c_int, []
+            put.restype, put.argtypes = None, [ctypes.c_int]
+            return get, put
+    return None
+
+
+SCIPY_PATTERNS = _scipy_patterns()
 
 
 def _choose():
@@ -100,6 +134,61 @@ BACKEND, _FOUND = _choose()
 for _backend, _addresses in _FOUND.items():
     for _dtype, _address in (_addresses or {}).items():
         _llvm.add_symbol(_SYMBOLS[_backend][_dtype], _address)
+
+# OpenBLAS's thread count, per backend: (get, set) from the library whose gemm
+# that backend calls, or None (SciPy's BLAS reached through cython_blas).
+_THREADS = {
+    "numpy": _thread_setters(NUMPY_PATTERNS, ("scipy_openblas_get_num_threads64_",
+                                              "scipy_openblas_set_num_threads64_")),
+    "scipy": _thread_setters(SCIPY_PATTERNS, ("scipy_openblas_get_num_threads",
+                                              "scipy_openblas_set_num_threads")),
+}
+for _backend, _functions in _THREADS.items():
+    for _symbol, _function in zip(_THREAD_SYMBOLS[_backend], _functions or ()):
+        _llvm.add_symbol(_symbol, ctypes.cast(_function, ctypes.c_void_p).value)
+# Whether compiled products choose their threads (part of the cache stamp).
+THREAD_CONTROL = _THREADS[BACKEND] is not None
+
+# The most threads a product may use, 0 for no bound: set by ``limit`` for
+# the calls given ``threads=``, read by every product of the compiled code.
+_BOUND = ctypes.c_int(0)
+_llvm.add_symbol(_BOUND_SYMBOL, ctypes.addressof(_BOUND))
+_bounds = []
+_bounds_lock = threading.Lock()
+
+
+def get_threads():
+    """The threads the active backend's OpenBLAS may use now (1 if unknown)."""
+    functions = _THREADS[BACKEND]
+    return 1 if functions is None else functions[0]()
+
+
+def set_threads(count):
+    """Let the active backend's OpenBLAS use ``count`` threads (process-wide)."""
+    functions = _THREADS[BACKEND]
+    if functions is not None:
+        functions[1](count)
+
+
+@contextlib.contextmanager
+def limit(threads):
+    """Products run on at most ``threads`` threads meanwhile (None: no bound).
+
+    The bound is process-wide, as OpenBLAS's count is: while calls with
+    different bounds overlap in several Python threads, all take the smallest.
+    """
+    if threads is None:
+        yield
+        return
+    with _bounds_lock:
+        _bounds.append(threads)
+        _BOUND.value = min(_bounds)
+    try:
+        yield
+    finally:
+        with _bounds_lock:
+            _bounds.remove(threads)
+            _BOUND.value = min(_bounds) if _bounds else 0
 
 
 _ROW_MAJOR, _NO_TRANS = 101, 111  # CBLAS enums; transposed is _NO_TRANS + 1
@@ -136,42 +225,83 @@ def gemm(typingctx, ta, tb, m, n, k, a, a0, lda, b, b0, ldb, c, c0, ldc):
         pa = _pointer(context, builder, signature.args[5], a, a0)
         pb = _pointer(context, builder, signature.args[8], b, b0)
         pc = _pointer(context, builder, signature.args[11], c, c0)
-        i32, i64 = ir.IntType(32), ir.IntType(64)
-        if BACKEND == "numpy":
-            fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, fl,
-                                                   fl.as_pointer(), i64, fl.as_pointer(), i64,
-                                                   fl, fl.as_pointer(), i64])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
-
-            def trans(t):
-                return builder.add(i32(_NO_TRANS), builder.zext(
-                    builder.icmp_unsigned("!=", t, t.type(0)), i32))
-            builder.call(fn, [i32(_ROW_MAJOR), trans(ta), trans(tb), m, n, k, fl(1.0), pa, lda,
-                              pb, ldb, fl(0.0), pc, ldc])
-            return context.get_dummy_value()
-        # Fortran, column-major: C^T = op(B)^T op(A)^T, so B comes first, with
-        # m and n swapped; every argument by reference, integers of 32 bits.
-        i8 = ir.IntType(8)
-        fnty = ir.FunctionType(ir.VoidType(), [i8.as_pointer()] * 2 + [i32.as_pointer()] * 3
-                               + [fl.as_pointer(), fl.as_pointer(), i32.as_pointer(),
-                                  fl.as_pointer(), i32.as_pointer(), fl.as_pointer(),
-                                  fl.as_pointer(), i32.as_pointer()])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
-
-        def by_reference(value):
-            slot = cgutils.alloca_once(builder, value.type)
-            builder.store(value, slot)
-            return slot
-
-        def trans(t):
-            flag = builder.icmp_unsigned("!=", t, t.type(0))
-            return by_reference(builder.select(flag, i8(ord("T")), i8(ord("N"))))
-
-        def int32(v):
-            return by_reference(builder.trunc(v, i32))
-        builder.call(fn, [trans(tb), trans(ta), int32(n), int32(m), int32(k),
-                          by_reference(fl(1.0)), pb, int32(ldb), pa, int32(lda),
-                          by_reference(fl(0.0)), pc, int32(ldc)])
+        if THREAD_CONTROL:
+            restore = _choose_threads(builder, builder.mul(builder.mul(m, n), k),
+                                      SERIAL_BELOW[str(signature.args[11].dtype)])
+        _call_gemm(builder, BACKEND, symbol, fl, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc)
+        if THREAD_CONTROL:
+            restore()
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _choose_threads(builder, macs, serial_below):
+    """Emit: the product of ``macs`` multiply-adds gets 1 thread below
+    ``serial_below``, else OpenBLAS's count capped by ``_BOUND``; returns
+    the emitter of the code that restores the count after the product."""
+    i32 = ir.IntType(32)
+    module = builder.module
+    get_symbol, set_symbol = _THREAD_SYMBOLS[BACKEND]
+    get = cgutils.get_or_insert_function(module, ir.FunctionType(i32, []), get_symbol)
+    put = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VoidType(), [i32]),
+                                         set_symbol)
+    bound_ref = module.globals.get(_BOUND_SYMBOL)
+    if bound_ref is None:
+        bound_ref = ir.GlobalVariable(module, i32, _BOUND_SYMBOL)
+        bound_ref.linkage = "external"
+    allowed = builder.call(get, [])
+    bound = builder.load(bound_ref)
+    capped = builder.select(builder.and_(builder.icmp_signed(">", bound, i32(0)),
+                                         builder.icmp_signed("<", bound, allowed)),
+                            bound, allowed)
+    small = builder.icmp_signed("<", macs, macs.type(serial_below))
+    wanted = builder.select(small, i32(1), capped)
+    change = builder.icmp_signed("!=", wanted, allowed)
+    with builder.if_then(change, likely=False):
+        builder.call(put, [wanted])
+
+    def restore():
+        with builder.if_then(change, likely=False):
+            builder.call(put, [allowed])
+    return restore
+
+
+def _call_gemm(builder, backend, symbol, fl, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc):
+    """Emit the gemm call of ``backend``'s library."""
+    i32, i64 = ir.IntType(32), ir.IntType(64)
+    if backend == "numpy":
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, fl,
+                                               fl.as_pointer(), i64, fl.as_pointer(), i64,
+                                               fl, fl.as_pointer(), i64])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
+
+        def trans(t):
+            return builder.add(i32(_NO_TRANS), builder.zext(
+                builder.icmp_unsigned("!=", t, t.type(0)), i32))
+        builder.call(fn, [i32(_ROW_MAJOR), trans(ta), trans(tb), m, n, k, fl(1.0), pa, lda,
+                          pb, ldb, fl(0.0), pc, ldc])
+        return
+    # Fortran, column-major: C^T = op(B)^T op(A)^T, so B comes first, with
+    # m and n swapped; every argument by reference, integers of 32 bits.
+    i8 = ir.IntType(8)
+    fnty = ir.FunctionType(ir.VoidType(), [i8.as_pointer()] * 2 + [i32.as_pointer()] * 3
+                           + [fl.as_pointer(), fl.as_pointer(), i32.as_pointer(),
+                              fl.as_pointer(), i32.as_pointer(), fl.as_pointer(),
+                              fl.as_pointer(), i32.as_pointer()])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
+
+    def by_reference(value):
+        slot = cgutils.alloca_once(builder, value.type)
+        builder.store(value, slot)
+        return slot
+
+    def trans(t):
+        flag = builder.icmp_unsigned("!=", t, t.type(0))
+        return by_reference(builder.select(flag, i8(ord("T")), i8(ord("N"))))
+
+    def int32(v):
+        return by_reference(builder.trunc(v, i32))
+    builder.call(fn, [trans(tb), trans(ta), int32(n), int32(m), int32(k),
+                      by_reference(fl(1.0)), pb, int32(ldb), pa, int32(lda),
+                      by_reference(fl(0.0)), pc, int32(ldc)])
