@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from . import _checks, layout
+from ._kernels import blas
 from ._kernels.losses import SSE
 
 
@@ -123,11 +124,12 @@ def run(net, engine, optimizer, code, X, target, labels, epochs, after_epoch):
         optimizer.evaluations = 0
         return
     try:
-        result = minimize(
-            f, accepted, jac=True, method="L-BFGS-B", callback=callback,
-            options={"maxcor": optimizer.history, "gtol": optimizer.tol,
-                     "ftol": optimizer.ftol, "maxiter": epochs,
-                     "maxfun": optimizer.max_evals})
+        with blas.others_serial():
+            result = minimize(
+                f, accepted, jac=True, method="L-BFGS-B", callback=callback,
+                options={"maxcor": optimizer.history, "gtol": optimizer.tol,
+                         "ftol": optimizer.ftol, "maxiter": epochs,
+                         "maxfun": optimizer.max_evals})
         optimizer.result = result
         net.params[...] = result.x
     finally:

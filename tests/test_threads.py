@@ -48,6 +48,7 @@ def test_bad_threads_refused_changing_nothing(value):
     assert blas._BOUND.value == 0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_estimator_threads():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((300, 5)), rng.standard_normal(300)
@@ -90,7 +91,7 @@ def test_bound_is_restored():
     with pytest.raises(ValueError, match="^X"):
         net.fit(X[:, :5], T, epochs=1, threads=1)
     with pytest.raises(fastbp.DivergenceError):
-        net.train_step(X * np.inf, T, fastbp.SGD(0.1), threads=1)
+        net.train_step(X, T * 1e200, fastbp.SGD(0.1), threads=1)  # the loss overflows
     assert blas._BOUND.value == 0
     net.loss_and_gradient(X, T, threads=1)
     assert blas.get_threads() == allowed  # the products put OpenBLAS's count back
@@ -146,3 +147,16 @@ def test_products_choose_their_threads():
     assert others <= 0.1 * main, (main, others)
     main, others = _work_shares(lambda: big.forward(Xb))
     assert others >= 0.4 * main, (main, others)
+
+
+@pytest.mark.skipif(blas._THREADS["scipy"] is None or blas.BACKEND == "scipy",
+                    reason="needs SciPy's OpenBLAS beside the backend's")
+def test_lbfgs_runs_scipys_blas_on_one_thread():
+    get, put = blas._THREADS["scipy"]
+    before = get()
+    seen = []
+    net, X, T = blas_network()
+    net.fit(X, T, epochs=3, optimizer=fastbp.LBFGS(), loss="mse", progress=False,
+            callbacks=[lambda net, history: seen.append(get())])
+    assert seen == [1, 1, 1]
+    assert get() == before

@@ -44,7 +44,7 @@ _BOUND_SYMBOL = "fastbp_blas_thread_bound"
 # OpenBLAS allows: a second thread gains too little on them and, with another
 # process on the other core, waits for it a scheduler slice or more
 # (docs/decisions/0020-blas-threads.md).
-SERIAL_BELOW = {"float32": 1 << 22, "float64": 1 << 22}
+SERIAL_BELOW = {"float32": 1 << 23, "float64": 1 << 22}
 
 
 def _load(patterns, names, already_loaded):
@@ -189,6 +189,34 @@ def limit(threads):
         with _bounds_lock:
             _bounds.remove(threads)
             _BOUND.value = min(_bounds) if _bounds else 0
+
+
+_serial_users = 0
+_serial_saved = {}
+
+
+@contextlib.contextmanager
+def others_serial():
+    """Every OpenBLAS fastbp found other than the backend's runs on one thread
+    meanwhile (SciPy's, under L-BFGS-B: its products are of the history's size,
+    too small to gain from a second thread, and stall on a busy machine)."""
+    global _serial_users
+    with _bounds_lock:
+        if _serial_users == 0:
+            for backend, functions in _THREADS.items():
+                if backend != BACKEND and functions is not None:
+                    _serial_saved[backend] = functions[0]()
+                    functions[1](1)
+        _serial_users += 1
+    try:
+        yield
+    finally:
+        with _bounds_lock:
+            _serial_users -= 1
+            if _serial_users == 0:
+                for backend, count in _serial_saved.items():
+                    _THREADS[backend][1](count)
+                _serial_saved.clear()
 
 
 _ROW_MAJOR, _NO_TRANS = 101, 111  # CBLAS enums; transposed is _NO_TRANS + 1

@@ -5,18 +5,19 @@ thread; 0 leaves the choice to OpenBLAS, which goes serial only below about
 524,288 on two threads), a child process compiles fastbp with it (its own numba
 cache) and times whole calls users make, at default settings: ``fit`` of the
 small workload, the README's L-BFGS example, a validation-sized ``forward``, and
-train steps of mnist and wide.  Every round runs every candidate twice, idle and
-with another process spinning on one CPU, interleaved.  Prints medians (ms) and
-each candidate's busy/idle ratio.
+train steps of mnist and wide.  Within each candidate's process, every round
+times every call idle, then with another process spinning on one CPU (started
+and stopped by the child).  Prints medians (ms) and each candidate's busy/idle
+ratio.
 
     python tools/studies/blas_threads_fit.py [--rounds 3] [--candidates 0 22 24 inf]
 
-Candidates are given as powers of two (``22`` is 2**22) or ``inf``.  Run it with
+Candidates are given as powers of two (``22`` is 2**22, for both dtypes),
+``inf``, or ``default`` (``SERIAL_BELOW`` as the package sets it).  Run it with
 ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset.
 """
 import argparse
 import json
-import multiprocessing
 import os
 import pathlib
 import statistics
@@ -31,8 +32,9 @@ CHILD = r"""
 import json, sys, time
 import numpy as np
 from fastbp._kernels import blas
-below = int(sys.argv[1])
-blas.SERIAL_BELOW.update(float32=below, float64=below)
+if sys.argv[1] != "default":
+    below = int(sys.argv[1])
+    blas.SERIAL_BELOW.update(float32=below, float64=below)
 import fastbp
 
 def timed(call, repeats):
@@ -59,63 +61,64 @@ def lbfgs():
     net = fastbp.Network([1, 32, 32, 1], ["tanh", "tanh", "identity"], seed=0)
     net.fit(x, t, epochs=100, optimizer=fastbp.LBFGS(), loss="mse", progress=False)
 
-out = {
-    "small fit (1 epoch)": timed(lambda: small.fit(Xs, ys, epochs=1, batch_size=32,
+calls = {
+    "small fit (1 epoch)": (lambda: small.fit(Xs, ys, epochs=1, batch_size=32,
         optimizer=fastbp.SGD(1e-3), loss="cross_entropy", seed=0, progress=False), 7),
-    "L-BFGS example (100 it.)": timed(lbfgs, 5),
-    "forward 450 x small": timed(lambda: small.forward(Xv), 51),
-    "mnist step": timed(lambda: mnist.train_step(Xm, ym, sgd, "cross_entropy"), 51),
-    "wide step": timed(lambda: wide.train_step(Xw, Tw, sgd_wide, "mse"), 21),
+    "L-BFGS example (100 it.)": (lbfgs, 5),
+    "forward 450 x small": (lambda: small.forward(Xv), 51),
+    "mnist step": (lambda: mnist.train_step(Xm, ym, sgd, "cross_entropy"), 51),
+    "wide step": (lambda: wide.train_step(Xw, Tw, sgd_wide, "mse"), 21),
 }
+import subprocess
+out = {"idle": {name: [] for name in calls}, "busy": {name: [] for name in calls}}
+for _ in range(int(sys.argv[2])):
+    for load in ("idle", "busy"):
+        spinner = None
+        if load == "busy":
+            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            time.sleep(0.3)
+        try:
+            for name, (call, repeats) in calls.items():
+                out[load][name].append(timed(call, repeats))
+        finally:
+            if spinner is not None:
+                spinner.kill()
+                spinner.wait()
 print(json.dumps(out))
 """
 
 
-def _spin():
-    while True:
-        pass
-
-
 def _candidate(text):
-    return 1 << 62 if text == "inf" else 0 if text == "0" else 1 << int(text)
+    if text in ("default", "0"):
+        return text
+    return str(1 << 62 if text == "inf" else 1 << int(text))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--candidates", nargs="+", default=["0", "20", "22", "24", "inf"])
+    parser.add_argument("--candidates", nargs="+", default=["0", "default", "inf"])
     args = parser.parse_args(argv)
     for line in describe():
         print("#", line)
-    caches = {c: tempfile.mkdtemp(prefix="fastbp-threads-") for c in args.candidates}
-    results = {(c, busy): [] for c in args.candidates for busy in (False, True)}
-    for r in range(args.rounds):
-        for busy in (False, True):
-            spinner = None
-            if busy:
-                spinner = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True)
-                spinner.start()
-            try:
-                for c in args.candidates:
-                    env = dict(os.environ, NUMBA_CACHE_DIR=caches[c])
-                    done = subprocess.run([sys.executable, "-c", CHILD, str(_candidate(c))],
-                                          env=env, stdout=subprocess.PIPE, text=True, check=True)
-                    results[c, busy].append(json.loads(done.stdout.strip().splitlines()[-1]))
-                    print(f"round {r + 1}, {'busy' if busy else 'idle'}, {c}: done",
-                          file=sys.stderr, flush=True)
-            finally:
-                if spinner is not None:
-                    spinner.terminate()
-    names = list(results[args.candidates[0], False][0])
+    results = {}
+    for c in args.candidates:
+        with tempfile.TemporaryDirectory(prefix="fastbp-threads-") as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            done = subprocess.run([sys.executable, "-c", CHILD, _candidate(c), str(args.rounds)],
+                                  env=env, stdout=subprocess.PIPE, text=True, check=True)
+        results[c] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"{c}: done", file=sys.stderr, flush=True)
+    names = list(results[args.candidates[0]]["idle"])
     print(f"# medians of {args.rounds} rounds, ms; busy: another process spins on one CPU")
     print(f"{'SERIAL_BELOW':>12} " + " ".join(f"{n[:24]:>26}" for n in names))
     for c in args.candidates:
         cells = []
         for n in names:
-            idle = statistics.median(x[n] for x in results[c, False])
-            busy = statistics.median(x[n] for x in results[c, True])
+            idle = statistics.median(results[c]["idle"][n])
+            busy = statistics.median(results[c]["busy"][n])
             cells.append(f"{idle:8.2f} / {busy:8.2f} {busy / idle:5.2f}x")
-        label = "OpenBLAS" if c == "0" else "never" if c == "inf" else f"2**{c}"
+        label = {"0": "OpenBLAS", "inf": "never", "default": "fastbp's"}.get(c, f"2**{c}")
         print(f"{label:>12} " + " ".join(f"{x:>26}" for x in cells))
     print("# each cell: idle / busy, and busy / idle")
 
