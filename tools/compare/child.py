@@ -180,14 +180,15 @@ class Measurement:
         """Check every implementation's step on one workload, then time the
         steps if all agree; whether they did."""
         sizes, acts, batch, dtype = workloads.STEP_WORKLOADS[name]
+        lr = workloads.learning_rate(name)
         params = self.initial_params(sizes, acts, dtype)
         X, T = workloads.data(sizes, acts, batch, dtype, workloads.data_seed(name))
-        want = checks.reference_step(params, acts, X, T)
+        want = checks.reference_step(params, acts, X, T, lr)
         runners, blocks, ok = {}, {}, True
         for impl in peers.IMPLS:
             if not self.available(impl, epoch=False):
                 continue
-            runner = peers.make(impl, sizes, acts, dtype)
+            runner = peers.make(impl, sizes, acts, dtype, lr)
             runner.reset(params)
             runner.steps(X, T, 1)  # compiles; also the step checked
             runner.sync()
@@ -212,6 +213,7 @@ class Measurement:
         whether all agree."""
         _, n, batch = workloads.EPOCH_WORKLOADS[name]
         sizes, acts, dtype = workloads.network(name)
+        lr = workloads.learning_rate(name)
         caps = self.settings["caps"] if name == "tiny-epoch" else {}
         reference = {}  # samples -> parameters after the NumPy loop
         runners, counts, blocks, ok = {}, {}, {}, True
@@ -219,7 +221,7 @@ class Measurement:
             if not self.available(impl, epoch=True):
                 continue
             count = min(n, caps.get(impl, n))
-            runner = peers.make(impl, sizes, acts, dtype)
+            runner = peers.make(impl, sizes, acts, dtype, lr)
             runner.reset(params)
             first = time.perf_counter()
             runner.epoch(X, T, batch, count)  # compiles; also the epoch checked
@@ -228,7 +230,7 @@ class Measurement:
             if impl == "numpy" and count not in reference:
                 reference[count] = runner.params()
             if count not in reference:
-                numpy_loop = peers.make("numpy", sizes, acts, dtype)
+                numpy_loop = peers.make("numpy", sizes, acts, dtype, lr)
                 numpy_loop.reset(params)
                 numpy_loop.epoch(X, T, batch, count)
                 reference[count] = numpy_loop.params()
