@@ -11,8 +11,9 @@ import statistics
 import sys
 import time
 
-from compare import checks, peers, system, workloads
-from compare.settings import MIN_REPEATS, MODES, SETTLE_SECONDS
+import hardware
+from compare import checks, peak, peers, system, workloads
+from compare.settings import MIN_REPEATS, MODES, PEAK_SIZE, SETTLE_SECONDS
 
 
 def import_libraries(result):
@@ -291,6 +292,8 @@ def main(threads, skip, mode, out_path, names, started):
     measurement.log("imported " + ", ".join(libraries))
     if "numpy" in skip:
         result["skipped"]["numpy"] = "hidden by --skip (still the check's reference)"
+    measurement.log(f"gemm peak: NumPy matmul {PEAK_SIZE}^3, float32 and float64")
+    result["peaks"] = peak.peaks(measurement.settings["peak_repeats"])
     ok = True
     for name in names:
         if name in workloads.STEP_WORKLOADS:
@@ -300,6 +303,9 @@ def main(threads, skip, mode, out_path, names, started):
         if not ok:
             break
     result["threads_seen"] = threads_seen(libraries)
+    # Described last, once every library has loaded its BLAS (and compiling
+    # the probe of numba's vector width cannot disturb a timing).
+    result["hardware"] = hardware.describe()
     result["checks_ok"] = bool(ok)
     with open(out_path, "w") as stream:
         json.dump(result, stream)
