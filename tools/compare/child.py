@@ -294,6 +294,8 @@ def main(threads, skip, mode, out_path, names, started):
         result["skipped"]["numpy"] = "hidden by --skip (still the check's reference)"
     measurement.log(f"gemm peak: NumPy matmul {PEAK_SIZE}^3, float32 and float64")
     result["peaks"] = peak.peaks(measurement.settings["peak_repeats"])
+    measurement.log("gemm peak: " + ", ".join(f"{dtype} {p['gflops']:.0f} GFLOP/s"
+                                              for dtype, p in result["peaks"].items()))
     ok = True
     for name in names:
         if name in workloads.STEP_WORKLOADS:
