@@ -42,9 +42,17 @@ bench-smoke: $(TEST_STAMP)
 # about 3 minutes a commit.  Results accumulate in .asv/results, so a second
 # run measures only new commits.  Narrow it with e.g.
 #   make bench BENCH_RANGE=HEAD^!      (the newest commit only)
+#
+# The machine record's cpu field names the CPU, numba's target and vector
+# width, and each BLAS's version and core type (tools/hardware.py --one-line),
+# and asv copies it into every result file: a machine name that has been two
+# CPUs keeps which one each result ran on.  asv sets a field only on a machine
+# it already knows, hence the plain call first.
 BENCH_RANGE ?= 79c9c17^..main
 bench: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv machine --yes >/dev/null
+	cpu="$$($(BIN)/python tools/hardware.py --one-line)" && \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" asv machine --yes --cpu "$$cpu" >/dev/null
 	PATH="$(CURDIR)/$(BIN):$$PATH" asv run --skip-existing-commits $(BENCH_RANGE)
 
 # Publish the results as a static site in .asv/html and serve it on

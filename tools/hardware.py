@@ -11,8 +11,13 @@
   ``OPENBLAS_CORETYPE`` or ``OPENBLAS_L2_SIZE`` is set, which override the
   kernels OpenBLAS would pick.
 
-    python tools/hardware.py
+``one_line()`` joins the essentials into one short line (the CPU, numba's
+target and vector width, each BLAS's version and core type, the two
+variables), for a field such as asv's machine ``cpu``.
+
+    python tools/hardware.py [--one-line]
 """
+import argparse
 import os
 import pathlib
 import platform
@@ -21,8 +26,8 @@ import re
 BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def cpu():
-    """'vendor model (family F, model M), N logical CPUs (U usable)'."""
+def _cpuinfo():
+    """The first value of each field of /proc/cpuinfo (empty off Linux)."""
     fields = {}
     try:
         for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
@@ -30,6 +35,12 @@ def cpu():
             fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+def cpu():
+    """'vendor model (family F, model M), N logical CPUs (U usable)'."""
+    fields = _cpuinfo()
     name = fields.get("model name") or platform.processor() or platform.machine()
     text = f"{fields.get('vendor_id', '?')} {name}"
     if "cpu family" in fields:
@@ -58,17 +69,24 @@ def vector_width():
     return (config.CPU_NAME or binding.get_host_cpu_name()), bits
 
 
-def blas():
-    """One line per BLAS loaded in this process (numpy imported), or why none."""
+def blas_libraries():
+    """threadpoolctl's record of every BLAS loaded in this process (NumPy
+    imported first), or None without threadpoolctl."""
     import numpy  # noqa: F401  (loads NumPy's BLAS)
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
+        return None
+    return [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+
+
+def blas():
+    """One line per BLAS loaded in this process (numpy imported), or why none."""
+    libraries = blas_libraries()
+    if libraries is None:
         return ["BLAS: threadpoolctl is not installed (pip install threadpoolctl)"]
     lines = []
-    for lib in threadpool_info():
-        if lib.get("user_api") != "blas":
-            continue
+    for lib in libraries:
         lines.append(f"BLAS: {lib.get('internal_api')} {lib.get('version')} "
                      f"({pathlib.Path(lib.get('filepath', '?')).name}), core type "
                      f"{lib.get('architecture', '?')}, {lib.get('num_threads')} threads, "
@@ -93,5 +111,28 @@ def describe():
             f"OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: {blas_env()}"]
 
 
+def one_line():
+    """The essentials of ``describe()`` in one line: CPU, numba's target and
+    vector width, each BLAS's version and core type, the two variables."""
+    fields = _cpuinfo()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    where = [fields.get("vendor_id", "?")]
+    if "cpu family" in fields:
+        where.append(f"family {fields['cpu family']} model {fields.get('model', '?')}")
+    where.append(f"{os.cpu_count()} CPUs")
+    target, bits = vector_width()
+    libraries = blas_libraries()
+    if libraries is None:
+        found = "unknown (no threadpoolctl)"
+    else:
+        found = ", ".join(f"{lib.get('internal_api')} {lib.get('version')} "
+                          f"{lib.get('architecture', '?')}" for lib in libraries) or "none"
+    return (f"{name} ({', '.join(where)}); numba target {target}, {bits}-bit vectors; "
+            f"BLAS {found}; {'/'.join(BLAS_ENV)} {blas_env()}")
+
+
 if __name__ == "__main__":
-    print("\n".join(describe()))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--one-line", action="store_true",
+                        help="the essentials in one line (for asv machine --cpu)")
+    print(one_line() if parser.parse_args().one_line else "\n".join(describe()))

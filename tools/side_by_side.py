@@ -12,6 +12,10 @@ are the peer comparison's (``tools/compare/workloads.py``): a step workload
 times ``train_step`` on one batch with plain SGD, an epoch workload ``fit`` for
 one epoch without shuffling; and ``tiny-labels``, a per-sample ``train_step``
 of a ``[2,16,16,3]`` softmax classifier on an integer label.
+
+Both revisions run in this one process, in the environment it was started
+with (``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` included, if set): unset
+them in the command to time OpenBLAS's own choice of kernels.
 """
 import os
 import pathlib
@@ -22,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from compare.workloads import EPOCH_WORKLOADS, LR, SEED, STEP_WORKLOADS
+from compare.workloads import EPOCH_WORKLOADS, LR, SEED, STEP_WORKLOADS, learning_rate
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BLOCK_SECONDS = 0.05
@@ -58,7 +62,7 @@ def runner(package, workload):
     X = rng.standard_normal((rows, sizes[0])).astype(dtype)
     T = rng.random((rows, sizes[-1])).astype(dtype)
     net = package.Network(sizes, acts, dtype=dtype, seed=SEED)
-    opt = package.SGD(lr=LR)
+    opt = package.SGD(lr=learning_rate(workload))
     if n is None:
         return lambda: net.train_step(X, T, opt, loss="sse")
     return lambda: net.fit(X, T, epochs=1, batch_size=batch, optimizer=opt, loss="sse",

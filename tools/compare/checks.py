@@ -17,7 +17,6 @@ STEP_TOL = {"float64": 1e-6, "float32": 1e-3}
 EPOCH_TOL = {"float64": 1e-6, "float32": 1e-3}
 
 
-
 def _load_reference():
     """The repository's ``fastbp/testing.py``, loaded from its file.
 
@@ -35,12 +34,13 @@ def _load_reference():
 testing = _load_reference()
 
 
-def reference_step(params, acts, X, T):
-    """[(weights, biases), ...] after one float64 SGD step (loss sse) from params."""
+def reference_step(params, acts, X, T, lr=LR):
+    """[(weights, biases), ...] after one float64 SGD step at rate lr (loss
+    sse) from params."""
     weights = [np.asarray(w, np.float64) for w, _ in params]
     biases = [np.asarray(b, np.float64) for _, b in params]
     weights, biases = testing.sgd_step(weights, biases, acts, np.asarray(X, np.float64),
-                                       np.asarray(T, np.float64), LR, loss="sse")
+                                       np.asarray(T, np.float64), lr, loss="sse")
     return list(zip(weights, biases))
 
 

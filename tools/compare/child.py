@@ -11,8 +11,9 @@ import statistics
 import sys
 import time
 
-from compare import checks, peers, system, workloads
-from compare.settings import MIN_REPEATS, MODES, SETTLE_SECONDS
+import hardware
+from compare import checks, peak, peers, system, workloads
+from compare.settings import MIN_REPEATS, MODES, PEAK_SIZE, SETTLE_SECONDS
 
 
 def import_libraries(result):
@@ -180,14 +181,15 @@ class Measurement:
         """Check every implementation's step on one workload, then time the
         steps if all agree; whether they did."""
         sizes, acts, batch, dtype = workloads.STEP_WORKLOADS[name]
+        lr = workloads.learning_rate(name)
         params = self.initial_params(sizes, acts, dtype)
         X, T = workloads.data(sizes, acts, batch, dtype, workloads.data_seed(name))
-        want = checks.reference_step(params, acts, X, T)
+        want = checks.reference_step(params, acts, X, T, lr)
         runners, blocks, ok = {}, {}, True
         for impl in peers.IMPLS:
             if not self.available(impl, epoch=False):
                 continue
-            runner = peers.make(impl, sizes, acts, dtype)
+            runner = peers.make(impl, sizes, acts, dtype, lr)
             runner.reset(params)
             runner.steps(X, T, 1)  # compiles; also the step checked
             runner.sync()
@@ -212,6 +214,7 @@ class Measurement:
         whether all agree."""
         _, n, batch = workloads.EPOCH_WORKLOADS[name]
         sizes, acts, dtype = workloads.network(name)
+        lr = workloads.learning_rate(name)
         caps = self.settings["caps"] if name == "tiny-epoch" else {}
         reference = {}  # samples -> parameters after the NumPy loop
         runners, counts, blocks, ok = {}, {}, {}, True
@@ -219,7 +222,7 @@ class Measurement:
             if not self.available(impl, epoch=True):
                 continue
             count = min(n, caps.get(impl, n))
-            runner = peers.make(impl, sizes, acts, dtype)
+            runner = peers.make(impl, sizes, acts, dtype, lr)
             runner.reset(params)
             first = time.perf_counter()
             runner.epoch(X, T, batch, count)  # compiles; also the epoch checked
@@ -228,7 +231,7 @@ class Measurement:
             if impl == "numpy" and count not in reference:
                 reference[count] = runner.params()
             if count not in reference:
-                numpy_loop = peers.make("numpy", sizes, acts, dtype)
+                numpy_loop = peers.make("numpy", sizes, acts, dtype, lr)
                 numpy_loop.reset(params)
                 numpy_loop.epoch(X, T, batch, count)
                 reference[count] = numpy_loop.params()
@@ -289,6 +292,10 @@ def main(threads, skip, mode, out_path, names, started):
     measurement.log("imported " + ", ".join(libraries))
     if "numpy" in skip:
         result["skipped"]["numpy"] = "hidden by --skip (still the check's reference)"
+    measurement.log(f"gemm peak: NumPy matmul {PEAK_SIZE}^3, float32 and float64")
+    result["peaks"] = peak.peaks(measurement.settings["peak_repeats"])
+    measurement.log("gemm peak: " + ", ".join(f"{dtype} {p['gflops']:.0f} GFLOP/s"
+                                              for dtype, p in result["peaks"].items()))
     ok = True
     for name in names:
         if name in workloads.STEP_WORKLOADS:
@@ -298,6 +305,9 @@ def main(threads, skip, mode, out_path, names, started):
         if not ok:
             break
     result["threads_seen"] = threads_seen(libraries)
+    # Described last, once every library has loaded its BLAS (and compiling
+    # the probe of numba's vector width cannot disturb a timing).
+    result["hardware"] = hardware.describe()
     result["checks_ok"] = bool(ok)
     with open(out_path, "w") as stream:
         json.dump(result, stream)

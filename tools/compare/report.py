@@ -6,8 +6,12 @@ import sys
 
 from compare import system
 from compare.peers import IMPLS, LABELS
-from compare.settings import DISTURBED, MODES
-from compare.workloads import EPOCH_WORKLOADS, LR, STEP_WORKLOADS
+from compare.settings import DISTURBED, MODES, PEAK_SIZE
+from compare.workloads import (EPOCH_WORKLOADS, LR, STEP_WORKLOADS, flops, learning_rate,
+                               network)
+from hardware import BLAS_ENV
+
+PEAK_TITLE = "fastbp % of gemm peak"
 
 
 def format_time(seconds):
@@ -20,9 +24,27 @@ def format_time(seconds):
             return f"{value:.3g} {unit}" if value < 1000 else f"{value:.0f} {unit}"
 
 
+def format_percent(value):
+    """Two significant digits below 10, whole numbers above; "—" for None."""
+    if value is None:
+        return "—"
+    return f"{value:.2g}%" if value < 10 else f"{value:.0f}%"
+
+
+def peak_percent(result, name):
+    """fastbp's FLOP rate on a workload as a percent of the gemm peak its
+    child measured in the workload's dtype, or None."""
+    entry = result["times"].get(name, {}).get("fastbp")
+    peak = result.get("peaks", {}).get(network(name)[2])
+    if not entry or not peak:
+        return None
+    return 100 * flops(name) / entry["median"] / 1e9 / peak["gflops"]
+
+
 def _rows(results, thread_counts, impls, names):
     """One row per workload: its name, a cell per implementation x threads,
-    then fastbp vs the best peer per thread count."""
+    then fastbp vs the best peer and fastbp's share of the gemm peak per
+    thread count."""
     rows = []
     for name in names:
         unit = "epoch" if name in EPOCH_WORKLOADS else "step"
@@ -43,6 +65,7 @@ def _rows(results, thread_counts, impls, names):
                 row.append(f"{min(peers) / times['fastbp']['median']:.3g}")
             else:
                 row.append("—")
+        row += [format_percent(peak_percent(results[n], name)) for n in thread_counts]
         rows.append(row)
     return rows
 
@@ -50,7 +73,8 @@ def _rows(results, thread_counts, impls, names):
 def _markdown_table(rows, impls, thread_counts):
     suffix = {n: f"{n} thr" for n in thread_counts}
     header = (["workload"] + [f"{LABELS[i]} {suffix[n]}" for i in impls for n in thread_counts]
-              + [f"fastbp vs best peer {suffix[n]}" for n in thread_counts])
+              + [f"fastbp vs best peer {suffix[n]}" for n in thread_counts]
+              + [f"{PEAK_TITLE} {suffix[n]}" for n in thread_counts])
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -59,11 +83,10 @@ def _markdown_table(rows, impls, thread_counts):
 
 def _text_table(rows, impls, thread_counts):
     suffix = {n: f"{n} thr" for n in thread_counts}
-    second = ["workload"] + [suffix[n] for _ in impls for n in thread_counts] + \
-             [suffix[n] for n in thread_counts]
+    second = ["workload"] + [suffix[n] for _ in impls + [0, 0] for n in thread_counts]
     widths = [max(len(r[c]) for r in rows + [second]) for c in range(len(second))]
     # each group title spans its thread columns, widened to fit it
-    titles = [LABELS[i] for i in impls] + ["fastbp vs best peer"]
+    titles = [LABELS[i] for i in impls] + ["fastbp vs best peer", PEAK_TITLE]
     k = len(thread_counts)
     for g, label in enumerate(titles):
         cols = range(1 + g * k, 1 + (g + 1) * k)
@@ -94,25 +117,66 @@ def table(results, thread_counts, markdown, names):
     return _text_table(rows, impls, thread_counts)
 
 
-def _header(mode, results, thread_counts, names):
-    """Date, command, machine, versions, skipped peers, mode and workloads."""
+def _blas_env(keep_blas_env):
+    """Whether the children ran with OpenBLAS's two kernel variables."""
+    found = [f"{name}={os.environ[name]}" for name in BLAS_ENV if name in os.environ]
+    names = ", ".join(BLAS_ENV)
+    if not found:
+        return f"{names}: not set"
+    if keep_blas_env:
+        return f"{names}: kept in the children's environment (--keep-blas-env): {', '.join(found)}"
+    return (f"{names}: removed from the children's environment (were set: "
+            f"{', '.join(found)}; --keep-blas-env keeps them)")
+
+
+def _hardware(results, thread_counts, repeats):
+    """Per thread count: the CPU, numba's target and every BLAS as its child
+    saw them, and the gemm peaks it measured."""
+    lines = []
+    for n in thread_counts:
+        label = f"hardware ({n} thr): "
+        described = results[n].get("hardware", ["not reported"])
+        lines += [(label if i == 0 else " " * len(label)) + line
+                  for i, line in enumerate(described)]
+        peaks = results[n].get("peaks", {})
+        if peaks:
+            cells = []
+            for dtype, peak in peaks.items():
+                cell = f"{dtype} {peak['gflops']:.0f} GFLOP/s"
+                if (peak.get("others") or 0.0) > DISTURBED:
+                    cell += f" (other processes kept {peak['others']:.2f} CPU busy)"
+                cells.append(cell)
+            lines.append(f"gemm peak ({n} thr): " + ", ".join(cells)
+                         + f" (NumPy matmul, {PEAK_SIZE}^3, median of {repeats})")
+    return lines
+
+
+def _header(mode, results, thread_counts, names, keep_blas_env):
+    """Date, command, machine, versions, the BLAS variables, the hardware the
+    children saw, skipped peers, mode and workloads."""
     settings = MODES[mode]
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable] + sys.argv))
     lines = [f"fastbp peer comparison, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
              f"command:  {command}",
              f"machine:  {system.machine()}",
-             "versions: " + ", ".join(f"{k} {v}" for k, v in system.versions().items())]
+             "versions: " + ", ".join(f"{k} {v}" for k, v in system.versions().items()),
+             f"BLAS env: {_blas_env(keep_blas_env)}"]
+    lines += _hardware(results, thread_counts, settings["peak_repeats"])
     for name, why in results[thread_counts[0]]["skipped"].items():
         lines.append(f"skipped:  {name}: {why}")
+    other_rates = [f"{name} {learning_rate(name):g}" for name in names
+                   if learning_rate(name) != LR]
     lines.append(
         f"mode:     {mode}: median of {settings['step_repeats']} repeats per step workload "
         f"(each a block of >= {settings['block_seconds'] * 1e3:g} ms of steps), "
-        f"{settings['epoch_repeats']} per epoch; SGD lr {LR:g}, loss = sum of squared errors")
+        f"{settings['epoch_repeats']} per epoch; SGD lr {LR:g}"
+        + (f" ({', '.join(other_rates)})" if other_rates else "")
+        + ", loss = sum of squared errors")
     lines += ["", "One training step = forward, backward (loss = sum of squared errors, also "
               "after softmax), plain SGD update:"]
     for name, (sizes, acts, batch, dtype) in STEP_WORKLOADS.items():
         if name in names:
-            lines.append(f"  {name:6s} {sizes} {','.join(acts)}, batch {batch}, {dtype}")
+            lines.append(f"  {name:9s} {sizes} {','.join(acts)}, batch {batch:,}, {dtype}")
     for name, (base, n, batch) in EPOCH_WORKLOADS.items():
         if name in names:
             lines.append(f"  {name:12s} one epoch of {n:,} random samples of `{base}` in "
@@ -257,7 +321,12 @@ def _notes(mode, results, thread_counts, elapsed, others):
     tiny = {n: results[n]["times"].get("tiny-epoch", {}) for n in thread_counts}
     lines = ["Cells: median time per step (per epoch for the -epoch rows).  'fastbp vs best "
              "peer': the faster of PyTorch and JAX (jit or lax.scan) at the same thread count "
-             "divided by fastbp's time; above 1 fastbp is faster."]
+             "divided by fastbp's time; above 1 fastbp is faster.  'fastbp % of gemm peak': "
+             "fastbp's FLOP rate as a percent of the gemm peak its child measured in the "
+             "workload's dtype (header); FLOPs of a step of m samples = 6 m sum(n_in n_out) "
+             "over its layers (forward 2 m sum(n_in n_out), backward twice that: weight and "
+             "input gradients; activations, loss and update not counted), of an epoch the "
+             "same with m = its samples."]
     lines += _marks(results, thread_counts, tiny)
     lines += _short_runs(mode, results, thread_counts)
     lines += _epoch_details(results, thread_counts, tiny)
@@ -266,10 +335,11 @@ def _notes(mode, results, thread_counts, elapsed, others):
     return lines
 
 
-def report(markdown, mode, thread_counts, results, elapsed, others, failed, names):
+def report(markdown, mode, thread_counts, results, elapsed, others, failed, names,
+           keep_blas_env=False):
     """Print the report of a run; after a failed check, the checks only."""
-    emit(_header(mode, results, thread_counts, names) + _checks(results, thread_counts),
-         markdown)
+    emit(_header(mode, results, thread_counts, names, keep_blas_env)
+         + _checks(results, thread_counts), markdown)
     if failed:
         return
     print()

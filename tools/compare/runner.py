@@ -18,13 +18,20 @@ import compare
 from compare import report, system
 from compare.peers import OPTIONAL
 from compare.workloads import NAMES
+from hardware import BLAS_ENV
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
 
 
-def thread_env(threads):
+def thread_env(threads, keep_blas_env=False):
     """The environment of a child that is to use ``threads`` threads."""
     env = dict(os.environ)
+    # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE force OpenBLAS's kernels (set on
+    # some machines for old OpenBLAS builds): users' machines run without
+    # them, so the children do too unless asked.
+    if not keep_blas_env:
+        for name in BLAS_ENV:
+            env.pop(name, None)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                  "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
         env[name] = str(threads)
@@ -46,7 +53,7 @@ def thread_env(threads):
     return env
 
 
-def _measure(n, mode, skip, names):
+def _measure(n, mode, skip, names, keep_blas_env):
     """Run the child for n threads: (its results, CPU seconds other processes
     used meanwhile, the wall seconds that covers; both None off Linux)."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
@@ -56,7 +63,7 @@ def _measure(n, mode, skip, names):
     print(f"measuring with {n} thread{'s' if n > 1 else ''} ...", file=sys.stderr, flush=True)
     busy0, ours0, wall0 = (system.busy_cpu_seconds(), system.children_cpu_seconds(),
                            time.perf_counter())
-    code = subprocess.run(command, env=thread_env(n)).returncode
+    code = subprocess.run(command, env=thread_env(n, keep_blas_env)).returncode
     other = wall = None
     if busy0 is not None:  # what other processes took meanwhile
         other = (system.busy_cpu_seconds() - busy0) - (system.children_cpu_seconds() - ours0)
@@ -79,7 +86,7 @@ def _parent(args, skip, names):
     for n in thread_counts:
         if args.wait_idle:
             waited += system.wait_idle(args.wait_idle)
-        results[n], other, wall = _measure(n, mode, skip, names)
+        results[n], other, wall = _measure(n, mode, skip, names, args.keep_blas_env)
         if other is not None:
             other_seconds += other
             measured_seconds += wall
@@ -89,7 +96,7 @@ def _parent(args, skip, names):
     elapsed = time.perf_counter() - started - waited
     others = max(0.0, other_seconds / measured_seconds) if measured_seconds else None
     report.report(args.markdown, mode, [n for n in thread_counts if n in results], results,
-                  elapsed, others, failed, names)
+                  elapsed, others, failed, names, args.keep_blas_env)
     if failed:
         print("\nCHECK FAILED: an implementation does not compute the same step (see above); "
               "the run stopped at the first disagreement")
@@ -137,6 +144,9 @@ def main(argv=None):
                         "processes to leave the CPUs idle")
     parser.add_argument("--workloads", default="", help="comma-separated workloads to run "
                         f"(default all: {', '.join(NAMES)})")
+    parser.add_argument("--keep-blas-env", action="store_true",
+                        help=f"keep {' and '.join(BLAS_ENV)} in the children's environment "
+                        "(removed by default: they force OpenBLAS's choice of kernels)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)

@@ -8,13 +8,22 @@ import NumPy when called.
 LR = 1e-3
 SEED = 0
 
-# name: (layer sizes, activations, batch, dtype)
+# name: (layer sizes, activations, batch, dtype).  The last three are narrow
+# networks on large batches, where neither the products nor the per-call cost
+# alone sets the time: a surrogate model's fit, a short chain, a float32 one.
 STEP_WORKLOADS = {
     "tiny": ([2, 16, 16, 1], ["tanh", "tanh", "identity"], 1, "float64"),
     "small": ([64, 128, 128, 10], ["tanh", "tanh", "softmax"], 32, "float64"),
     "mnist": ([784, 256, 128, 10], ["tanh", "tanh", "softmax"], 128, "float32"),
     "wide": ([1024, 1024, 1024, 1024], ["tanh", "tanh", "tanh"], 256, "float32"),
+    "surrogate": ([4, 32, 16, 4], ["tanh", "tanh", "identity"], 10_000, "float64"),
+    "chain": ([24, 8, 2], ["tanh", "identity"], 200, "float64"),
+    "narrow32": ([16, 64, 64, 1], ["tanh", "tanh", "identity"], 1_000, "float32"),
 }
+# The sum of squared errors grows with the batch, and so does an SGD step: on
+# these identity outputs LR diverges (to inf, which fastbp refuses) within one
+# timed block of steps.  Every other workload takes LR.
+STEP_LR = {"surrogate": 1e-5, "narrow32": 1e-4}
 # name: (network of this step workload, samples per epoch, batch size)
 EPOCH_WORKLOADS = {
     "mnist-epoch": ("mnist", 60_000, 128),
@@ -28,6 +37,22 @@ def network(name):
     step = EPOCH_WORKLOADS[name][0] if name in EPOCH_WORKLOADS else name
     sizes, acts, _, dtype = STEP_WORKLOADS[step]
     return sizes, acts, dtype
+
+
+def learning_rate(name):
+    """The SGD learning rate of a step or epoch workload."""
+    step = EPOCH_WORKLOADS[name][0] if name in EPOCH_WORKLOADS else name
+    return STEP_LR.get(step, LR)
+
+
+def flops(name):
+    """Floating-point operations of one step (one epoch for an epoch
+    workload): 6 m sum(n_in n_out) for m samples, the forward products
+    2 m sum(n_in n_out) and the backward ones (weight and input gradients)
+    twice that; activations, loss and update are not counted."""
+    sizes, _, _ = network(name)
+    samples = EPOCH_WORKLOADS[name][1] if name in EPOCH_WORKLOADS else STEP_WORKLOADS[name][2]
+    return 6 * samples * sum(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
 
 def data_seed(name):

@@ -18,12 +18,17 @@ the machine's peak as the BLAS's.  On one core:
 to as many threads.)
 """
 import os
+import pathlib
+import sys
 import timeit
 
 import numpy as np
 from numba import njit
 
 from fastbp._kernels import blas
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from hardware import describe  # noqa: E402
 
 # (batch m, n_in, n_out, dtype): the layers of the mnist and wide workloads.
 LAYERS = [(128, 784, 256, np.float32), (128, 256, 128, np.float32),
@@ -103,4 +108,6 @@ def main(layers=LAYERS, repeats=None):
 
 
 if __name__ == "__main__":
+    for line in describe():
+        print("#", line)
     main()

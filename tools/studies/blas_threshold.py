@@ -11,6 +11,7 @@ threaded.  The crossover, in multiply-adds per product, is what
 It re-executes itself with one thread for OpenBLAS, OpenMP and numba.
 """
 import os
+import pathlib
 import sys
 import time
 import types
@@ -19,6 +20,9 @@ import numpy as np
 from numba import njit
 
 from fastbp._kernels import dense
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from hardware import describe  # noqa: E402
 
 
 def _variant(function, blas_min):
@@ -69,4 +73,6 @@ if __name__ == "__main__":
     if os.environ.get("OPENBLAS_NUM_THREADS") != "1":
         os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
         os.execv(sys.executable, [sys.executable] + sys.argv)
+    for line in describe():
+        print("#", line)
     main()

@@ -10,10 +10,15 @@ side-by-side runs (below 1: the transpose pays).
 
     OPENBLAS_NUM_THREADS=1 python tools/studies/forward_forms.py
 """
+import pathlib
+import sys
 import time
 
 import numpy as np
 from numba import njit
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from hardware import describe  # noqa: E402
 
 SHAPES = [(16, 16), (64, 16), (16, 64), (64, 64), (64, 128), (128, 128), (256, 256), (64, 512),
           (512, 64), (784, 256), (128, 10)]
@@ -69,4 +74,6 @@ def main():
 
 
 if __name__ == "__main__":
+    for line in describe():
+        print("#", line)
     main()

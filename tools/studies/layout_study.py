@@ -16,11 +16,15 @@ Run from the repository root:  python tools/studies/layout_study.py [--quick]
 OMP/OPENBLAS threads 1.
 """
 import os
+import pathlib
 import sys
 import time
 
 import numpy as np
 from numba import njit
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from hardware import describe  # noqa: E402
 
 # FM shapes: A (n_out, n_in), Y (n_in, m), X and K (n_out, m), D = A^T K (n_in, m).
 # Loop orders are named outermost first; the comment says what the innermost loop is.
@@ -267,4 +271,6 @@ if __name__ == "__main__":
     want = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     if any(os.environ.get(k) != v for k, v in want.items()):
         os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **want})
+    for line in describe():
+        print("#", line)
     main()

@@ -10,9 +10,14 @@ ways, interleaved, through NumPy on one thread, for the benchmark workloads.
 
     OPENBLAS_NUM_THREADS=1 python tools/studies/orientation_study.py
 """
+import pathlib
+import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from hardware import describe  # noqa: E402
 
 WORKLOADS = {  # name: (sizes, batch, dtype name)
     "small": ([64, 128, 128, 10], 32, "float64"),
@@ -74,4 +79,6 @@ def main():
 
 
 if __name__ == "__main__":
+    for line in describe():
+        print("#", line)
     main()

@@ -20,6 +20,8 @@ generality and every check is gone.
 
     OPENBLAS_NUM_THREADS=1 python tools/studies/tiny_floor.py
 """
+import pathlib
+import sys
 import time
 
 import numpy as np
@@ -27,6 +29,9 @@ from numba import njit
 
 import fastbp
 from fastbp._kernels.fastfn import tanh_of
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from hardware import describe  # noqa: E402
 
 N0, N1, N2 = 2, 16, 16
 # fastbp's parameter layout: each layer's row-major weights, then its biases.
@@ -145,4 +150,6 @@ def main(n=10_000, rounds=15):
 
 
 if __name__ == "__main__":
+    for line in describe():
+        print("#", line)
     main()

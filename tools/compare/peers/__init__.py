@@ -1,6 +1,7 @@
 """The implementations timed against each other, one module each.
 
-Every peer is a class made with (sizes, activations, dtype) that has
+Every peer is a class made with (sizes, activations, dtype, learning rate)
+that has
 ``reset(params)`` (restore the parameters, a list of (weights, biases)),
 ``steps(X, T, k)`` (k training steps on one batch), ``epoch(X, T, batch, n)``
 (one pass over the first n samples in order), ``sync()`` (wait for queued
@@ -8,6 +9,8 @@ work) and ``params()`` (the parameters as NumPy arrays).  A peer's module
 imports its library, so it is imported only when the peer is made.
 """
 import importlib
+
+from compare.workloads import LR
 
 IMPLS = ["fastbp", "numpy", "torch", "jax", "jax-scan"]
 LABELS = {"fastbp": "fastbp", "numpy": "NumPy", "torch": "PyTorch eager",
@@ -25,8 +28,8 @@ def library(impl):
     return "jax" if impl == "jax-scan" else impl
 
 
-def make(impl, sizes, acts, dtype):
-    """A new peer ``impl`` for one network."""
+def make(impl, sizes, acts, dtype, lr=LR):
+    """A new peer ``impl`` for one network, trained by SGD at rate ``lr``."""
     module, name = _CLASSES[impl]
     peer = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    return peer(sizes, acts, dtype)
+    return peer(sizes, acts, dtype, lr)

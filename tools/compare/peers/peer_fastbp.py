@@ -1,13 +1,13 @@
 """fastbp: ``train_step`` for steps, ``fit`` for epochs, plain SGD."""
 import fastbp
 
-from compare.workloads import LR, SEED
+from compare.workloads import SEED
 
 
 class Fastbp:
-    def __init__(self, sizes, acts, dtype):
+    def __init__(self, sizes, acts, dtype, lr):
         self.net = fastbp.Network(sizes, acts, dtype=dtype, seed=SEED)
-        self.opt = fastbp.SGD(lr=LR)
+        self.opt = fastbp.SGD(lr=lr)
         self.fit_seconds = []  # the compiled epoch alone (history.time) of each fit
 
     def reset(self, params):

@@ -4,15 +4,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from compare.workloads import LR
-
 _FUNCTIONS = {"tanh": jnp.tanh, "softmax": lambda z: jax.nn.softmax(z, axis=1),
               "identity": lambda z: z}
 
 
-def sgd_step(acts):
-    """step(P, x, t): the parameters P after one SGD step on the sum of
-    squared errors, as a function to trace."""
+def sgd_step(acts, lr):
+    """step(P, x, t): the parameters P after one SGD step at rate lr on the
+    sum of squared errors, as a function to trace."""
     fns = [_FUNCTIONS[a] for a in acts]
 
     def loss(P, x, t):
@@ -23,14 +21,14 @@ def sgd_step(acts):
 
     def step(P, x, t):
         grads = jax.grad(loss)(P, x, t)
-        return jax.tree.map(lambda p, g: p - LR * g, P, grads)
+        return jax.tree.map(lambda p, g: p - lr * g, P, grads)
 
     return step
 
 
 class JaxJit:
-    def __init__(self, sizes, acts, dtype):
-        self.traced_step = sgd_step(acts)
+    def __init__(self, sizes, acts, dtype, lr):
+        self.traced_step = sgd_step(acts, lr)
         self.step = jax.jit(self.traced_step, donate_argnums=0)
         self.data_cache = {}
 

@@ -6,8 +6,8 @@ from compare.peers.peer_jax_jit import JaxJit
 
 
 class JaxScan(JaxJit):
-    def __init__(self, sizes, acts, dtype):
-        super().__init__(sizes, acts, dtype)
+    def __init__(self, sizes, acts, dtype, lr):
+        super().__init__(sizes, acts, dtype, lr)
         step = self.traced_step
 
         def epoch(P, Xb, Tb, Xr, Tr):

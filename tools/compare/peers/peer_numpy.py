@@ -7,19 +7,18 @@ reading, not this.
 import numpy as np
 
 from compare.peers.loop import PythonLoop
-from compare.workloads import LR
 
 
 class Numpy(PythonLoop):
-    def __init__(self, sizes, acts, dtype):
-        self.acts = acts
+    def __init__(self, sizes, acts, dtype, lr):
+        self.acts, self.lr = acts, lr
 
     def reset(self, params):
         self.W = [w.copy() for w, _ in params]
         self.b = [b.copy() for _, b in params]
 
     def step(self, x, t):
-        W, b, acts = self.W, self.b, self.acts
+        W, b, acts, lr = self.W, self.b, self.acts, self.lr
         outs = [x]
         for i, act in enumerate(acts):
             z = outs[-1] @ W[i].T
@@ -42,8 +41,8 @@ class Numpy(PythonLoop):
             gb = g.sum(axis=0)
             if i > 0:
                 g = g @ W[i]
-            W[i] -= LR * gW
-            b[i] -= LR * gb
+            W[i] -= lr * gW
+            b[i] -= lr * gb
 
     def params(self):
         return [(w.copy(), b.copy()) for w, b in zip(self.W, self.b)]

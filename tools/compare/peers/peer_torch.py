@@ -2,15 +2,15 @@
 import torch
 
 from compare.peers.loop import PythonLoop
-from compare.workloads import LR
 
 _FUNCTIONS = {"tanh": torch.tanh, "softmax": lambda z: torch.softmax(z, dim=1),
               "identity": lambda z: z}
 
 
 class Torch(PythonLoop):
-    def __init__(self, sizes, acts, dtype):
+    def __init__(self, sizes, acts, dtype, lr):
         self.fns = [_FUNCTIONS[a] for a in acts]
+        self.lr = lr
         self.data_cache = {}
 
     def reset(self, params):
@@ -30,9 +30,10 @@ class Torch(PythonLoop):
             h = fn(linear(h, flat[2 * i], flat[2 * i + 1]))
         loss = torch.sum((h - t) ** 2)
         grads = torch.autograd.grad(loss, flat)
+        lr = self.lr
         with torch.no_grad():
             for p, g in zip(flat, grads):
-                p.sub_(g, alpha=LR)
+                p.sub_(g, alpha=lr)
 
     def params(self):
         f = [p.detach().numpy().copy() for p in self.flat]
