@@ -21,6 +21,8 @@ import sys
 import tempfile
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+from hardware import describe  # noqa: E402
 
 DEMO_FIT = """
 import numpy as np
@@ -73,6 +75,8 @@ def main(argv=None):
         done = subprocess.run([sys.executable, "-c", RECORD, script], env=env, check=True,
                               stdout=subprocess.PIPE, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    for line in describe():
+        print("#", line)
     by_name = {}
     for name, seconds in result["spans"]:
         count, total = by_name.get(name, (0, 0.0))
