@@ -170,25 +170,30 @@ def set_threads(count):
         functions[1](count)
 
 
-@contextlib.contextmanager
-def limit(threads):
+class limit:
     """Products run on at most ``threads`` threads meanwhile (None: no bound).
 
     The bound is process-wide, as OpenBLAS's count is: while calls with
     different bounds overlap in several Python threads, all take the smallest.
+    A class, not a generator: ``train_step(threads=...)`` enters it per step.
     """
-    if threads is None:
-        yield
-        return
-    with _bounds_lock:
-        _bounds.append(threads)
-        _BOUND.value = min(_bounds)
-    try:
-        yield
-    finally:
-        with _bounds_lock:
-            _bounds.remove(threads)
-            _BOUND.value = min(_bounds) if _bounds else 0
+
+    __slots__ = ("threads",)
+
+    def __init__(self, threads):
+        self.threads = threads
+
+    def __enter__(self):
+        if self.threads is not None:
+            with _bounds_lock:
+                _bounds.append(self.threads)
+                _BOUND.value = min(_bounds)
+
+    def __exit__(self, *exc):
+        if self.threads is not None:
+            with _bounds_lock:
+                _bounds.remove(self.threads)
+                _BOUND.value = min(_bounds) if _bounds else 0
 
 
 _serial_users = 0
