@@ -1,11 +1,11 @@
 """Speed and correctness of ``Network.forward`` and ``Network.loss_and_gradient``
-on the workloads of ``common.WORKLOADS``, in both dtypes.
+on the workloads of ``common.NETWORK_WORKLOADS``, in both dtypes.
 
 Every kernel is compiled (or loaded from numba's cache) in ``setup`` by warm-up
 calls, so no timing ever includes compilation; compilation has benchmarks of
 its own in ``bench_startup``.
 """
-from .common import DTYPES, WORKLOAD_NAMES, OnePerProcess, problem, testing, warm_up
+from .common import DTYPES, NETWORK_WORKLOADS, OnePerProcess, problem, testing, warm_up
 
 _PREPARED = OnePerProcess()
 
@@ -25,7 +25,7 @@ def _prepared(kind, workload, dtype):
 class Forward:
     """Inference on one batch: validation, the compiled pass, the output copy."""
 
-    params = [WORKLOAD_NAMES, DTYPES]
+    params = [NETWORK_WORKLOADS, DTYPES]
     param_names = ["workload", "dtype"]
     # "wide" in float64 is tenths of a second a call; the default 60 s leaves
     # too little room on a busy machine once a cold cache adds compilation.
@@ -41,7 +41,7 @@ class Forward:
 class LossAndGradient:
     """One training step's worth of work without the update: forward, loss, backward."""
 
-    params = [WORKLOAD_NAMES, DTYPES]
+    params = [NETWORK_WORKLOADS, DTYPES]
     param_names = ["workload", "dtype"]
     timeout = 180
 
@@ -61,7 +61,7 @@ class Correctness:
     1e-7 (float32).
     """
 
-    params = [WORKLOAD_NAMES, DTYPES]
+    params = [NETWORK_WORKLOADS, DTYPES]
     param_names = ["workload", "dtype"]
     timeout = 180
 

@@ -25,7 +25,7 @@ def _prepared_step(workload, dtype):
     def build():
         net, X, T, loss = problem(workload, dtype)
         initial = net.params.copy()
-        optimizer = fastbp.SGD(lr=LEARNING_RATE)
+        optimizer = fastbp.SGD(lr=WORKLOADS[workload].learning_rate)
         warm_up(lambda: net.train_step(X, T, optimizer, loss=loss))
         # The state arrays as the warm-up left them (all zeros: plain SGD keeps
         # no momentum), with the clocks of an optimizer that has not stepped.
@@ -42,7 +42,7 @@ def _prepared_epoch(workload, dtype):
         batch = WORKLOADS[workload].batch
         head = WARM_UP_BATCHES * batch
         warm_up(lambda: fit_epoch(net, X[:head], T[:head], loss, batch,
-                                  fastbp.SGD(lr=LEARNING_RATE)))
+                                  fastbp.SGD(lr=WORKLOADS[workload].learning_rate)))
         return net, X, T, loss, batch, initial
     return _PREPARED.get(("epoch", workload, dtype), build)
 
@@ -63,7 +63,7 @@ class TrainStep:
     def setup(self, workload, dtype):
         self.net, self.X, self.T, self.loss, initial, state = _prepared_step(workload, dtype)
         self.net.params = initial
-        self.optimizer = fastbp.SGD(lr=LEARNING_RATE)
+        self.optimizer = fastbp.SGD(lr=WORKLOADS[workload].learning_rate)
         self.optimizer.load_state_dict(state)
 
     def time_train_step(self, workload, dtype):
@@ -87,7 +87,7 @@ class FitEpoch:
         self.net, self.X, self.T, self.loss, self.batch, initial = _prepared_epoch(
             workload, dtype)
         self.net.params = initial
-        self.optimizer = fastbp.SGD(lr=LEARNING_RATE)
+        self.optimizer = fastbp.SGD(lr=WORKLOADS[workload].learning_rate)
 
     def time_fit(self, workload, dtype):
         fit_epoch(self.net, self.X, self.T, self.loss, self.batch, self.optimizer)

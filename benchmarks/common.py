@@ -56,20 +56,28 @@ import numpy as np  # noqa: E402  (after the environment above, on purpose)
 import fastbp  # noqa: E402
 
 
+# Plain SGD with a small step: a timed train_step or fit changes the network,
+# and this keeps the parameters finite however often asv repeats it.
+LEARNING_RATE = 1e-3
+
+
 class Workload:
     """One network shape and batch size to measure on.
 
     ``dtype`` is the dtype the peer comparison runs it in; the benchmarks
-    themselves run every workload in both ``DTYPES``.
+    themselves run every workload in both ``DTYPES``.  ``learning_rate``: plain
+    SGD's, for ``train_step`` and ``fit``.
     """
 
-    def __init__(self, sizes, activations, batch, dtype, seed, epoch_samples):
+    def __init__(self, sizes, activations, batch, dtype, seed, epoch_samples,
+                 learning_rate=LEARNING_RATE):
         self.sizes = tuple(sizes)
         self.activations = tuple(activations)
         self.batch = batch
         self.dtype = np.dtype(dtype)
         self.seed = seed
         self.epoch_samples = epoch_samples  # training-set size of a ``fit`` epoch
+        self.learning_rate = learning_rate
         # Integer labels for a softmax output (the classification path),
         # target rows and the derivation's sum of squares otherwise.
         self.loss = "cross_entropy" if self.activations[-1] == "softmax" else "sse"
@@ -83,13 +91,23 @@ WORKLOADS = {
     "mnist": Workload([784, 256, 128, 10], ["tanh", "tanh", "softmax"], 128, np.float32, 103,
                       12_800),
     "wide": Workload([1024, 1024, 1024, 1024], ["tanh"] * 3, 256, np.float32, 104, 2_560),
+    # The narrow regime: few inputs and narrow layers, where the calls and the
+    # per-sample loops cost more than the products.  A surrogate model trains
+    # full-batch (its batch is the whole epoch, the case of L-BFGS).  Their
+    # squared error sums over batches this large, and LEARNING_RATE on the sum
+    # overflows float32 within a few steps: their rate is per sample.
+    "surrogate": Workload([4, 32, 16, 4], ["tanh", "tanh", "identity"], 10_000, np.float64,
+                          105, 10_000, LEARNING_RATE / 10_000),
+    "chain": Workload([24, 8, 2], ["tanh", "identity"], 200, np.float64, 106, 10_000,
+                      LEARNING_RATE / 200),
+    "narrow": Workload([16, 64, 64, 1], ["tanh", "tanh", "identity"], 1000, np.float64, 107,
+                       10_000, LEARNING_RATE / 1000),
 }
 WORKLOAD_NAMES = list(WORKLOADS)
+# forward and loss_and_gradient alone: narrow's layers add nothing to them
+# that chain's and surrogate's do not, and every cell is a process of its own.
+NETWORK_WORKLOADS = [name for name in WORKLOAD_NAMES if name != "narrow"]
 DTYPES = ["float32", "float64"]
-
-# Plain SGD with a small step: a timed train_step or fit changes the network,
-# and this keeps the parameters finite however often asv repeats it.
-LEARNING_RATE = 1e-3
 
 
 def _dtype(work, dtype):
