@@ -1,31 +1,36 @@
 """Speed and correctness of ``Network.forward`` and ``Network.loss_and_gradient``
-on the workloads of ``common.WORKLOADS``, in both dtypes.
+on the workloads of ``common.NETWORK_WORKLOADS``, in both dtypes; the gradient,
+a step's work, also on one and two BLAS threads.
 
 Every kernel is compiled (or loaded from numba's cache) in ``setup`` by warm-up
 calls, so no timing ever includes compilation; compilation has benchmarks of
 its own in ``bench_startup``.
 """
-from .common import DTYPES, WORKLOAD_NAMES, OnePerProcess, problem, testing, warm_up
+from .common import (DTYPES, NETWORK_WORKLOADS, THREADS, OnePerProcess, blas_threads, problem,
+                     testing, warm_up)
 
 _PREPARED = OnePerProcess()
 
 
-def _prepared(kind, workload, dtype):
-    """(net, X, T, loss) for ``workload`` with ``kind``'s kernels warm."""
+def _prepared(kind, workload, dtype, options=None):
+    """(net, X, T, loss) for ``workload`` with ``kind``'s kernels warm;
+    ``options``: the keyword arguments of the gradient's calls."""
+    options = options or {}
+
     def build():
         net, X, T, loss = problem(workload, dtype)
         if kind == "forward":
             warm_up(lambda: net.forward(X))
         else:
-            warm_up(lambda: net.loss_and_gradient(X, T, loss=loss))
+            warm_up(lambda: net.loss_and_gradient(X, T, loss=loss, **options))
         return net, X, T, loss
-    return _PREPARED.get((kind, workload, dtype), build)
+    return _PREPARED.get((kind, workload, dtype, tuple(options.items())), build)
 
 
 class Forward:
     """Inference on one batch: validation, the compiled pass, the output copy."""
 
-    params = [WORKLOAD_NAMES, DTYPES]
+    params = [NETWORK_WORKLOADS, DTYPES]
     param_names = ["workload", "dtype"]
     # "wide" in float64 is tenths of a second a call; the default 60 s leaves
     # too little room on a busy machine once a cold cache adds compilation.
@@ -39,17 +44,20 @@ class Forward:
 
 
 class LossAndGradient:
-    """One training step's worth of work without the update: forward, loss, backward."""
+    """One training step's worth of work without the update: forward, loss,
+    backward.  ``threads`` as in ``bench_training.TrainStep``."""
 
-    params = [WORKLOAD_NAMES, DTYPES]
-    param_names = ["workload", "dtype"]
+    params = [NETWORK_WORKLOADS, DTYPES, THREADS]
+    param_names = ["workload", "dtype", "threads"]
     timeout = 180
 
-    def setup(self, workload, dtype):
-        self.net, self.X, self.T, self.loss = _prepared("gradient", workload, dtype)
+    def setup(self, workload, dtype, threads):
+        self.options = blas_threads(threads)
+        self.net, self.X, self.T, self.loss = _prepared("gradient", workload, dtype,
+                                                        self.options)
 
-    def time_loss_and_gradient(self, workload, dtype):
-        self.net.loss_and_gradient(self.X, self.T, loss=self.loss)
+    def time_loss_and_gradient(self, workload, dtype, threads):
+        self.net.loss_and_gradient(self.X, self.T, loss=self.loss, **self.options)
 
 
 class Correctness:
@@ -61,7 +69,7 @@ class Correctness:
     1e-7 (float32).
     """
 
-    params = [WORKLOAD_NAMES, DTYPES]
+    params = [NETWORK_WORKLOADS, DTYPES]
     param_names = ["workload", "dtype"]
     timeout = 180
 

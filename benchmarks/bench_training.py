@@ -1,5 +1,6 @@
 """Speed and memory of training: ``Network.train_step`` on one batch and a
-whole ``fit`` epoch, on the workloads of ``common.WORKLOADS`` in both dtypes.
+whole ``fit`` epoch, on the workloads of ``common.WORKLOADS`` in both dtypes;
+the step also on one and two BLAS threads.
 
 Both change the network they run on.  So that every timed call does the same
 work from the same state, ``setup`` (which the asv runner here repeats before
@@ -11,8 +12,8 @@ process, never inside a timing.
 """
 import fastbp
 
-from .common import (DTYPES, LEARNING_RATE, WORKLOAD_NAMES, WORKLOADS, OnePerProcess,
-                     epoch_problem, fit_epoch, problem, warm_up)
+from .common import (DTYPES, LEARNING_RATE, THREADS, WORKLOAD_NAMES, WORKLOADS, OnePerProcess,
+                     blas_threads, epoch_problem, fit_epoch, problem, warm_up)
 
 _PREPARED = OnePerProcess()
 # fit's warm-up runs on this many batches of the training set: the same
@@ -20,18 +21,19 @@ _PREPARED = OnePerProcess()
 WARM_UP_BATCHES = 2
 
 
-def _prepared_step(workload, dtype):
-    """(net, X, T, loss, initial parameters, optimizer state after the warm-up)."""
+def _prepared_step(workload, dtype, options):
+    """(net, X, T, loss, initial parameters, optimizer state after the warm-up);
+    ``options``: the keyword arguments of every call (``common.blas_threads``)."""
     def build():
         net, X, T, loss = problem(workload, dtype)
         initial = net.params.copy()
-        optimizer = fastbp.SGD(lr=LEARNING_RATE)
-        warm_up(lambda: net.train_step(X, T, optimizer, loss=loss))
+        optimizer = fastbp.SGD(lr=WORKLOADS[workload].learning_rate)
+        warm_up(lambda: net.train_step(X, T, optimizer, loss=loss, **options))
         # The state arrays as the warm-up left them (all zeros: plain SGD keeps
         # no momentum), with the clocks of an optimizer that has not stepped.
         state = dict(optimizer.state_dict(), steps=0, epoch=0)
         return net, X, T, loss, initial, state
-    return _PREPARED.get(("step", workload, dtype), build)
+    return _PREPARED.get(("step", workload, dtype, tuple(options.items())), build)
 
 
 def _prepared_epoch(workload, dtype):
@@ -42,7 +44,7 @@ def _prepared_epoch(workload, dtype):
         batch = WORKLOADS[workload].batch
         head = WARM_UP_BATCHES * batch
         warm_up(lambda: fit_epoch(net, X[:head], T[:head], loss, batch,
-                                  fastbp.SGD(lr=LEARNING_RATE)))
+                                  fastbp.SGD(lr=WORKLOADS[workload].learning_rate)))
         return net, X, T, loss, batch, initial
     return _PREPARED.get(("epoch", workload, dtype), build)
 
@@ -54,20 +56,28 @@ class TrainStep:
     (loaded in ``setup``), as in a training loop after the first step: the
     first step of a new optimizer also allocates them, which at batch 1 would
     cost as much as the step itself.
+
+    ``threads``: the BLAS threads OpenBLAS allows and ``threads=`` bounds the
+    products to (``common.blas_threads``).  Only products of at least
+    ``SERIAL_BELOW`` multiply-adds take the second (with today's threshold:
+    mnist, wide and surrogate); on the others two threads must time as one.
+    Two are skipped on one CPU and on a fastbp without ``threads=``.
     """
 
-    params = [WORKLOAD_NAMES, DTYPES]
-    param_names = ["workload", "dtype"]
+    params = [WORKLOAD_NAMES, DTYPES, THREADS]
+    param_names = ["workload", "dtype", "threads"]
     timeout = 180
 
-    def setup(self, workload, dtype):
-        self.net, self.X, self.T, self.loss, initial, state = _prepared_step(workload, dtype)
+    def setup(self, workload, dtype, threads):
+        self.options = blas_threads(threads)
+        self.net, self.X, self.T, self.loss, initial, state = _prepared_step(
+            workload, dtype, self.options)
         self.net.params = initial
-        self.optimizer = fastbp.SGD(lr=LEARNING_RATE)
+        self.optimizer = fastbp.SGD(lr=WORKLOADS[workload].learning_rate)
         self.optimizer.load_state_dict(state)
 
-    def time_train_step(self, workload, dtype):
-        self.net.train_step(self.X, self.T, self.optimizer, loss=self.loss)
+    def time_train_step(self, workload, dtype, threads):
+        self.net.train_step(self.X, self.T, self.optimizer, loss=self.loss, **self.options)
 
 
 class FitEpoch:
@@ -87,7 +97,7 @@ class FitEpoch:
         self.net, self.X, self.T, self.loss, self.batch, initial = _prepared_epoch(
             workload, dtype)
         self.net.params = initial
-        self.optimizer = fastbp.SGD(lr=LEARNING_RATE)
+        self.optimizer = fastbp.SGD(lr=WORKLOADS[workload].learning_rate)
 
     def time_fit(self, workload, dtype):
         fit_epoch(self.net, self.X, self.T, self.loss, self.batch, self.optimizer)

@@ -7,7 +7,9 @@ numba's cache directory), so it must be imported before numba or NumPy are:
 ``benchmarks/__init__.py`` imports it first for that reason.
 """
 import hashlib
+import importlib
 import importlib.util
+import inspect
 import os
 import pathlib
 import sys
@@ -24,6 +26,8 @@ _THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
                      "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 for _name in _THREAD_VARIABLES:
     os.environ[_name] = "1"
+# So every benchmark keeps its one-thread history; one with a ``threads``
+# parameter raises OpenBLAS's count in its setup (``blas_threads``), at run time.
 
 
 def _source_digest(package="fastbp"):
@@ -56,20 +60,28 @@ import numpy as np  # noqa: E402  (after the environment above, on purpose)
 import fastbp  # noqa: E402
 
 
+# Plain SGD with a small step: a timed train_step or fit changes the network,
+# and this keeps the parameters finite however often asv repeats it.
+LEARNING_RATE = 1e-3
+
+
 class Workload:
     """One network shape and batch size to measure on.
 
     ``dtype`` is the dtype the peer comparison runs it in; the benchmarks
-    themselves run every workload in both ``DTYPES``.
+    themselves run every workload in both ``DTYPES``.  ``learning_rate``: plain
+    SGD's, for ``train_step`` and ``fit``.
     """
 
-    def __init__(self, sizes, activations, batch, dtype, seed, epoch_samples):
+    def __init__(self, sizes, activations, batch, dtype, seed, epoch_samples,
+                 learning_rate=LEARNING_RATE):
         self.sizes = tuple(sizes)
         self.activations = tuple(activations)
         self.batch = batch
         self.dtype = np.dtype(dtype)
         self.seed = seed
         self.epoch_samples = epoch_samples  # training-set size of a ``fit`` epoch
+        self.learning_rate = learning_rate
         # Integer labels for a softmax output (the classification path),
         # target rows and the derivation's sum of squares otherwise.
         self.loss = "cross_entropy" if self.activations[-1] == "softmax" else "sse"
@@ -83,13 +95,24 @@ WORKLOADS = {
     "mnist": Workload([784, 256, 128, 10], ["tanh", "tanh", "softmax"], 128, np.float32, 103,
                       12_800),
     "wide": Workload([1024, 1024, 1024, 1024], ["tanh"] * 3, 256, np.float32, 104, 2_560),
+    # The narrow regime: few inputs and narrow layers, where the calls and the
+    # per-sample loops cost more than the products.  A surrogate model trains
+    # full-batch (its batch is the whole epoch, the case of L-BFGS).  Their
+    # squared error sums over batches this large, and LEARNING_RATE on the sum
+    # overflows float32 within a few steps: their rate is per sample.
+    "surrogate": Workload([4, 32, 16, 4], ["tanh", "tanh", "identity"], 10_000, np.float64,
+                          105, 10_000, LEARNING_RATE / 10_000),
+    "chain": Workload([24, 8, 2], ["tanh", "identity"], 200, np.float64, 106, 10_000,
+                      LEARNING_RATE / 200),
+    "narrow": Workload([16, 64, 64, 1], ["tanh", "tanh", "identity"], 1000, np.float64, 107,
+                       10_000, LEARNING_RATE / 1000),
 }
 WORKLOAD_NAMES = list(WORKLOADS)
+# forward and loss_and_gradient alone: narrow's layers add nothing to them
+# that chain's and surrogate's do not, and every cell is a process of its own.
+NETWORK_WORKLOADS = [name for name in WORKLOAD_NAMES if name != "narrow"]
 DTYPES = ["float32", "float64"]
-
-# Plain SGD with a small step: a timed train_step or fit changes the network,
-# and this keeps the parameters finite however often asv repeats it.
-LEARNING_RATE = 1e-3
+THREADS = [1, 2]
 
 
 def _dtype(work, dtype):
@@ -148,6 +171,52 @@ def fit_epoch(net, X, T, loss, batch, optimizer):
     """One shuffled epoch of ``fit``, as every benchmark of it calls it."""
     return net.fit(X, T, epochs=1, batch_size=batch, optimizer=optimizer, loss=loss,
                    shuffle=True, seed=0, progress=False)
+
+
+def usable_cpus():
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _blas_module():
+    """``fastbp._kernels.blas``, or None in a fastbp that has none."""
+    try:
+        return importlib.import_module("fastbp._kernels.blas")
+    except ImportError:
+        return None
+
+
+def allow_blas_threads(count):
+    """Let OpenBLAS use ``count`` threads from now on, in this process;
+    False where this fastbp cannot set its count (no ``blas.set_threads``)."""
+    set_threads = getattr(_blas_module(), "set_threads", None)
+    if set_threads is None:
+        return False
+    set_threads(count)
+    return True
+
+
+def blas_threads(threads):
+    """The keyword arguments of a call whose products may use ``threads``
+    BLAS threads, OpenBLAS allowed that many; raises NotImplementedError (asv:
+    skipped) where the machine or this fastbp cannot.
+
+    One thread is every commit's call without the keyword, as the history
+    measured it: the environment allows one, and ``threads=`` would add the
+    cost of entering its bound to the tiny steps from the commit that added it.
+    """
+    if threads == 1:
+        return {}
+    if usable_cpus() < threads:
+        raise NotImplementedError(f"{threads} BLAS threads need as many CPUs; "
+                                  f"this process may use {usable_cpus()}")
+    signature = inspect.signature(fastbp.Network.train_step)
+    if "threads" not in signature.parameters or not allow_blas_threads(threads):
+        raise NotImplementedError("this fastbp has no threads= keyword")
+    return {"threads": threads}
 
 
 def warm_up(call, calls=12, seconds=0.25):
