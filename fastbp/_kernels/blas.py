@@ -47,22 +47,28 @@ _BOUND_SYMBOL = "fastbp_blas_thread_bound"
 SERIAL_BELOW = {"float32": 1 << 23, "float64": 1 << 22}
 
 
-def _load(patterns, names, already_loaded):
-    """{dtype: address of names[dtype]} from the first library matching
-    ``patterns`` that has them, or None.  ``already_loaded``: accept only a
-    library the process has loaded (the very copy its owner uses)."""
+def _first(patterns, take, already_loaded=False):
+    """``take(lib)`` of the first library matching ``patterns`` for which it
+    raises no AttributeError (a symbol missing), or None.  ``already_loaded``:
+    accept only a library the process has loaded (the very copy its owner uses)."""
     mode = ctypes.DEFAULT_MODE
     if already_loaded and hasattr(os, "RTLD_NOLOAD"):
         mode = os.RTLD_NOLOAD | os.RTLD_LAZY
     for pattern in patterns:
         for path in sorted(glob.glob(pattern)):
             try:
-                lib = ctypes.CDLL(path, mode=mode)
-                return {dtype: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
-                        for dtype, name in names.items()}
+                return take(ctypes.CDLL(path, mode=mode))
             except (OSError, AttributeError):
                 continue
     return None
+
+
+def _load(patterns, names, already_loaded):
+    """{dtype: address of names[dtype]} from the first library matching
+    ``patterns`` that has them, or None."""
+    return _first(patterns, lambda lib: {
+        dtype: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+        for dtype, name in names.items()}, already_loaded)
 
 
 def _package_dir(name):
@@ -106,17 +112,12 @@ def _scipy_blas(required):
 def _thread_setters(patterns, names):
     """(get, set) ctypes functions of the library matching ``patterns`` that
     has both ``names`` (OpenBLAS's thread count), or None."""
-    for pattern in patterns:
-        for path in sorted(glob.glob(pattern)):
-            try:
-                lib = ctypes.CDLL(path, mode=ctypes.DEFAULT_MODE)
-                get, put = (getattr(lib, name) for name in names)
-            except (OSError, AttributeError):
-                continue
-            get.restype, get.argtypes = ctypes.c_int, []
-            put.restype, put.argtypes = None, [ctypes.c_int]
-            return get, put
-    return None
+    def take(lib):
+        get, put = (getattr(lib, name) for name in names)
+        get.restype, get.argtypes = ctypes.c_int, []
+        put.restype, put.argtypes = None, [ctypes.c_int]
+        return get, put
+    return _first(patterns, take)
 
 
 SCIPY_PATTERNS = _scipy_patterns()

@@ -15,15 +15,15 @@ the kernels OpenBLAS picks.
 """
 import argparse
 import multiprocessing
-import os
 import pathlib
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from hardware import describe  # noqa: E402
+
+from blas_threshold import _median_us  # noqa: E402
 
 from fastbp._kernels import blas  # noqa: E402
 
@@ -35,18 +35,6 @@ SHAPES = [(32, 64, 64), (64, 64, 64), (128, 64, 64), (64, 128, 128), (128, 128, 
 def _spin():
     while True:
         pass
-
-
-def _median(call, budget):
-    call()
-    times = []
-    stop = time.perf_counter() + budget
-    while time.perf_counter() < stop or len(times) < 5:
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def main(argv=None):
@@ -79,9 +67,9 @@ def main(argv=None):
                 one, many = [], []
                 for _ in range(args.rounds):
                     blas.set_threads(1)
-                    one.append(_median(product, args.budget))
+                    one.append(_median_us(product, args.budget) / 1e6)
                     blas.set_threads(allowed)
-                    many.append(_median(product, args.budget))
+                    many.append(_median_us(product, args.budget) / 1e6)
                 t1, tn = float(np.median(one)), float(np.median(many))
                 print(f"{np.dtype(dtype).name:8} {m:6} {n_in:5} {n_out:5} {m * n_in * n_out:11} "
                       f"{t1 * 1e6:12.1f} {tn * 1e6:12.1f} {t1 / tn:9.2f}", flush=True)
