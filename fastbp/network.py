@@ -52,6 +52,13 @@ class Network:
         self._params = np.zeros(self._engine.n_params, dtype)
         self.weights, self.biases = layout.split(self._params, self._engine.layers)
 
+    def _share(self, row):
+        """Keep the parameters in ``row`` from now on (a 1-D C-ordered array of
+        the layout's length and dtype, an ensemble's row), with their values."""
+        row[...] = self._params
+        self._params = row
+        self.weights, self.biases = layout.split(row, self._engine.layers)
+
     def _initialise(self, rng):
         for w, name in zip(self.weights, self._activations):
             n_out, n_in = w.shape

@@ -317,3 +317,12 @@ def test_to_torch_refuses_a_custom_activation_clearly():
     net = fastbp.Network([2, 3, 1], ["swish", "identity"])
     with pytest.raises(ValueError, match="swish.*registered"):
         net.to_torch()
+
+
+def test_ensemble_fit_refuses_registered_activations():
+    ens = fastbp.Ensemble([3, 4, 1], ["my_tanh", "identity"], 2, seed=0)
+    before = ens.params.copy()
+    X = np.random.default_rng(0).standard_normal((10, 3))
+    with pytest.raises(ValueError, match="activations: .*registered"):
+        ens.fit(X, X[:, :1], epochs=1, loss="mse")
+    assert np.array_equal(ens.params, before) and ens.optimizers is None

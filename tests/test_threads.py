@@ -160,3 +160,23 @@ def test_lbfgs_runs_scipys_blas_on_one_thread():
             callbacks=[lambda net, history: seen.append(get())])
     assert seen == [1, 1, 1]
     assert get() == before
+
+
+@pytest.mark.skipif(not blas.THREAD_CONTROL, reason="needs OpenBLAS's thread setter")
+def test_serial_holds_the_backend_on_one_thread_and_restores_it():
+    put = blas._THREADS[blas.BACKEND][1]
+    before = blas.get_threads()
+    put(2)
+    try:
+        with blas.serial():
+            assert blas.get_threads() == 1
+            with blas.serial():  # overlapping holders restore once, last
+                assert blas.get_threads() == 1
+            assert blas.get_threads() == 1
+        assert blas.get_threads() == 2
+        X = np.random.default_rng(0).standard_normal((64, 5))
+        ens = fastbp.Ensemble([5, 8, 1], ["tanh", "identity"], 2, seed=0)
+        ens.fit(X, X[:, :1], epochs=1, loss="mse")
+        assert blas.get_threads() == 2
+    finally:
+        put(before)

@@ -197,32 +197,45 @@ class limit:
                 _BOUND.value = min(_bounds) if _bounds else 0
 
 
-_serial_users = 0
-_serial_saved = {}
+_serial_users = {}  # backend: calls that hold it on one thread
+_serial_saved = {}  # backend: its count before the first of them
 
 
 @contextlib.contextmanager
-def others_serial():
-    """Every OpenBLAS fastbp found other than the backend's runs on one thread
-    meanwhile (SciPy's, under L-BFGS-B: its products are of the history's size,
-    too small to gain from a second thread, and stall on a busy machine)."""
-    global _serial_users
+def _one_thread(backends):
+    """The OpenBLAS of each of ``backends`` runs on one thread meanwhile
+    (process-wide and counted, so overlapping calls restore it once, last)."""
+    backends = [b for b in backends if _THREADS.get(b) is not None]
     with _bounds_lock:
-        if _serial_users == 0:
-            for backend, functions in _THREADS.items():
-                if backend != BACKEND and functions is not None:
-                    _serial_saved[backend] = functions[0]()
-                    functions[1](1)
-        _serial_users += 1
+        for backend in backends:
+            if _serial_users.get(backend, 0) == 0:
+                get, put = _THREADS[backend]
+                _serial_saved[backend] = get()
+                put(1)
+            _serial_users[backend] = _serial_users.get(backend, 0) + 1
     try:
         yield
     finally:
         with _bounds_lock:
-            _serial_users -= 1
-            if _serial_users == 0:
-                for backend, count in _serial_saved.items():
-                    _THREADS[backend][1](count)
-                _serial_saved.clear()
+            for backend in backends:
+                _serial_users[backend] -= 1
+                if _serial_users[backend] == 0:
+                    _THREADS[backend][1](_serial_saved.pop(backend))
+
+
+def others_serial():
+    """Every OpenBLAS fastbp found other than the backend's runs on one thread
+    meanwhile (SciPy's, under L-BFGS-B: its products are of the history's size,
+    too small to gain from a second thread, and stall on a busy machine)."""
+    return _one_thread([b for b in _THREADS if b != BACKEND])
+
+
+def serial():
+    """The backend's OpenBLAS runs on one thread meanwhile: for products made
+    on many threads at once (an ensemble's members), where a second BLAS
+    thread per product would only contend for the same cores.  With the count
+    at 1, the products' own choice (``_choose_threads``) sets nothing."""
+    return _one_thread([BACKEND])
 
 
 _ROW_MAJOR, _NO_TRANS = 101, 111  # CBLAS enums; transposed is _NO_TRANS + 1

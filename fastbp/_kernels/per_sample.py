@@ -59,7 +59,8 @@ def sample_steps(params, layers, loss, X, target, labels, order, work, hyper, ex
     Not compiled with ``REORDER``: the fused update's order of operations is
     the general path's, so that the two agree.
     """
-    n, n_in = X.shape
+    n_in = X.shape[1]
+    n = order.size if order.size > 0 else X.shape[0]
     _, pre0, out0, delta0, spare0 = regions(layers, work)
     grad = gradient(layers, work)  # where the old values wait
     last = layers.shape[0] - 1

@@ -44,12 +44,15 @@ def epoch(params, layers, loss, X, target, labels, batch_size, order, rng, reshu
     """One pass over the data.
 
     ``xb`` (flat), ``tb`` and ``lb`` receive each batch's rows, gathered by
-    index.  Returns (epoch loss, batches completed, status of the batch that
-    stopped it).  The epoch loss follows the loss's own convention: the sum of
-    the batch losses for "sse", their mean weighted by batch size for the mean
-    losses, so it is comparable with the loss of the whole set.
+    index.  The epoch visits the rows ``order`` names, once each in its
+    order (reshuffled first if asked): every row of X, or a subset (an
+    ensemble member's sample).  Returns (epoch loss, batches completed, status
+    of the batch that stopped it).  The epoch loss follows the loss's own
+    convention: the sum of the batch losses for "sse", their mean weighted by
+    batch size for the mean losses, so it is comparable with the loss of the
+    rows visited.
     """
-    n, n_in = X.shape
+    n, n_in = order.size, X.shape[1]
     _, pre0, out0, delta0, spare0 = regions(layers, work)
     grad = gradient(layers, work)
     no_input_gradient = matrix(work, START, 0, n_in)  # as in ``step``

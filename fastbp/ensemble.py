@@ -1,0 +1,470 @@
+"""``Ensemble``: many networks of one architecture, trained in one compiled call per epoch.
+
+The members' parameters are the rows of one 2-D array; each member is also a
+``Network`` whose parameters are a view of its row.  ``fit`` runs an epoch of
+every member in one call of ``fastbp._kernels.ensemble.epochs``, the members
+spread over numba's threads, each running exactly the epoch ``Network.fit``
+runs, so that member i ends bit for bit where it would trained alone
+(docs/design.md, "Ensembles").
+"""
+import copy
+import numbers
+import time
+
+import numba
+import numpy as np
+
+from . import _checks, layout
+from ._engine import diverged
+from ._kernels import blas
+from ._kernels import ensemble as kernels
+from ._kernels.entries import BUILTIN
+from ._kernels.status import OK
+from .network import Network
+from .optimizers import Adam, Optimizer
+from .training import _seed_state
+
+
+class Ensemble:
+    """``members`` networks of one architecture, trained together.
+
+    Parameters
+    ----------
+    sizes, activations, dtype
+        As for ``fastbp.Network``.
+    members : int
+        How many networks.
+    seed : int, np.random.SeedSequence or None
+        Member i is initialised as ``Network(sizes, activations, dtype,
+        seed=np.random.SeedSequence(seed).spawn(members)[i])`` would be, so any
+        member can be rebuilt alone.
+
+    Attributes
+    ----------
+    params : ndarray, shape (members, n_params)
+        Row i is member i's flat parameters (``Network.params``' layout).
+    optimizers : list of fastbp optimizers or None
+        The members' optimizers of the last ``fit``: pass them to the next
+        ``fit`` to continue where it stopped.
+    status : list of str
+        Per member: "ok", or why its training stopped ("diverged in epoch 3: ...").
+    """
+
+    def __init__(self, sizes, activations, members, dtype=np.float64, seed=None):
+        members = _checks.count(members, "members", 1)
+        if not (seed is None or isinstance(seed, np.random.SeedSequence)
+                or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+                    and seed >= 0)):
+            raise ValueError(f"seed: expected None, an integer >= 0 or a "
+                             f"np.random.SeedSequence, got {seed!r}")
+        root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self._adopt([Network(sizes, activations, dtype=dtype, seed=child)
+                     for child in root.spawn(members)])
+
+    @classmethod
+    def from_networks(cls, networks):
+        """An ensemble of copies of ``networks`` (one architecture and dtype);
+        the networks themselves are left as they are."""
+        networks = list(networks)
+        if not networks or not all(isinstance(n, Network) for n in networks):
+            raise TypeError("networks: expected a non-empty sequence of fastbp.Network")
+        first = networks[0]
+        for i, net in enumerate(networks):
+            if (net.sizes, net.activations, net.dtype) != (first.sizes, first.activations,
+                                                           first.dtype):
+                raise ValueError(f"networks[{i}]: {net!r} differs from networks[0], {first!r}; "
+                                 "an ensemble's members share one architecture and dtype")
+        copies = []
+        for net in networks:
+            twin = Network(first.sizes, first.activations, dtype=first.dtype, seed=0)
+            twin.params = net.params
+            copies.append(twin)
+        ensemble = cls.__new__(cls)
+        ensemble._adopt(copies)
+        return ensemble
+
+    def _adopt(self, nets):
+        self._params = np.empty((len(nets), nets[0].n_params), nets[0].dtype)
+        for row, net in zip(self._params, nets):
+            net._share(row)
+        self._members = nets
+        self.optimizers = None
+        self.status = ["ok"] * len(nets)
+
+    # --- pickling (and copy.deepcopy) -----------------------------------
+
+    def __getstate__(self):
+        # The members travel as Network states whose parameters are the rows;
+        # unpickling puts the rows back into one array the members view.
+        return {"members": [net.__getstate__() for net in self._members],
+                "optimizers": self.optimizers, "status": self.status}
+
+    def __setstate__(self, state):
+        nets = []
+        for member in state["members"]:
+            net = Network.__new__(Network)
+            net.__setstate__(member)
+            nets.append(net)
+        self._adopt(nets)
+        self.optimizers, self.status = state["optimizers"], list(state["status"])
+
+    # --- what the ensemble is -------------------------------------------
+
+    @property
+    def members(self):
+        """Number of networks (int)."""
+        return len(self._members)
+
+    @property
+    def sizes(self):
+        return self._members[0].sizes
+
+    @property
+    def activations(self):
+        return self._members[0].activations
+
+    @property
+    def dtype(self):
+        return self._members[0].dtype
+
+    @property
+    def n_params(self):
+        """Parameters of one member (int)."""
+        return self._params.shape[1]
+
+    @property
+    def params(self):
+        """(members, n_params): row i is member i's parameters."""
+        return self._params
+
+    @params.setter
+    def params(self, values):
+        values = _checks.numeric(values, "params")
+        if values.shape != self._params.shape:
+            raise ValueError(f"params: expected shape {self._params.shape}, got {values.shape}")
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        _checks.finite(values, "params")
+        self._params[...] = values
+
+    def __len__(self):
+        return len(self._members)
+
+    def __getitem__(self, i):
+        """Member i as a ``Network`` whose parameters are a view of row i."""
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"index: expected an integer, got {type(i).__name__}")
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for an ensemble of {len(self)} members")
+        return self._members[i]
+
+    def __iter__(self):
+        return iter(self._members)
+
+    def __repr__(self):
+        return (f"Ensemble(sizes={list(self.sizes)}, activations={list(self.activations)}, "
+                f"members={len(self)}, dtype=np.{self.dtype.name})")
+
+    # --- computing ------------------------------------------------------
+
+    def predict(self, X):
+        """Every member's outputs for X: (members, m, sizes[-1])."""
+        X, one = _checks.samples(X, self.sizes[0], self.dtype)
+        out = np.stack([net.forward(X) for net in self._members])
+        return out[:, 0] if one else out
+
+    def predict_mean(self, X, return_std=False):
+        """The members' mean output for X, and with ``return_std`` their
+        standard deviation (population, ddof=0), each (m, sizes[-1]); for a
+        softmax output, the mean probability of each class."""
+        outputs = self.predict(X)
+        mean = outputs.mean(axis=0)
+        return (mean, outputs.std(axis=0)) if return_std else mean
+
+    def predict_classes(self, X):
+        """The class of highest mean probability (softmax outputs), int64 (m,)."""
+        self._members[0]._require_softmax("predict_classes")
+        return np.argmax(self.predict_mean(X), axis=-1)
+
+    def loss_and_gradient(self, X, T, loss="sse"):
+        """(losses (members,), gradients (members, n_params)) on one batch."""
+        values = np.empty(len(self))
+        grads = np.empty_like(self._params)
+        for i, net in enumerate(self._members):
+            values[i], grads[i] = net.loss_and_gradient(X, T, loss)
+        return values, grads
+
+    # --- training -------------------------------------------------------
+
+    def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse", shuffle=True,
+            seed=None, sample_indices=None, threads=None):
+        """Train every member for ``epochs`` passes over its rows of (X, T).
+
+        Parameters
+        ----------
+        X, T, epochs, batch_size, loss, shuffle
+            As for ``Network.fit``.
+        optimizer : fastbp optimizer, or a list of ``members`` of one kind
+            One optimizer is a template: each member trains with a copy of
+            it (its state, if it has one, copied too).  A list gives member
+            i ``optimizer[i]``, so hyperparameters can differ per member
+            (a learning-rate sweep: ``[fastbp.Adam(lr) for lr in rates]``).
+            Default: ``fastbp.Adam()``.  The optimizers used are kept in
+            ``optimizers`` to continue training.
+        seed : int, sequence of ``members`` ints, or None
+            The members' shuffle seeds.  Member i shuffles as ``Network.fit``
+            with ``seed=seeds[i]`` does, where ``seeds`` is the sequence given
+            or ``fastbp.ensemble.member_seeds(seed, members)`` for one int.
+        sample_indices : sequence of ``members`` index arrays, or None
+            The rows of X each member trains on (``bootstrap``, ``kfold``);
+            the data is never copied.  Member i trains as ``Network.fit`` on
+            ``X[sample_indices[i]]`` would.  Default: every row.
+        threads : int or None
+            The most threads the members are spread over (numba's threads;
+            default: all of them).  BLAS runs on one thread per product meanwhile.
+
+        Returns
+        -------
+        EnsembleHistory
+            Per-epoch losses of every member; a member that diverges keeps
+            its parameters from before the failing batch, stops, and is named
+            in ``status``, while the others go on.
+        """
+        # --- everything is checked before anything is touched ------------
+        engine = self._members[0]._engine
+        if engine.entries is not BUILTIN:
+            raise ValueError(f"activations: {list(self.activations)} include a registered "
+                             "activation; Ensemble.fit trains built-in activations only "
+                             "(train such members one by one with Network.fit)")
+        code = engine.loss_code(loss)
+        X, one = _checks.samples(X, self.sizes[0], self.dtype)
+        if one:
+            raise ValueError(f"X: fit needs a batch of shape (m, {self.sizes[0]}), "
+                             "got a 1-D sample")
+        n = X.shape[0]
+        target, labels = _checks.targets(T, code, n, False, self.sizes[-1], self.dtype)
+        epochs = _checks.count(epochs, "epochs", 0)
+        batch_size = _checks.count(batch_size, "batch_size", 1)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+        threads = _checks.threads(threads)
+        orders, lengths = _sample_indices(sample_indices, n, len(self))
+        seeds = _shuffle_seeds(seed, len(self))
+        optimizers = _optimizers(optimizer, len(self))
+        if not self._params.flags.writeable:
+            _checks.read_only_params()
+        # Bound only once everything else is known good: a refused call
+        # leaves every optimizer as it was.
+        updates = [opt.bind(row) for opt, row in zip(optimizers, self._params)]
+        self.optimizers = optimizers
+        self.status = ["ok"] * len(self)
+        members = len(self)
+
+        # --- buffers for the whole run ------------------------------------
+        rows = min(batch_size, int(lengths.max()))
+        work = np.empty((members, layout.workspace_size(engine.layers, rows)), self.dtype)
+        xb = np.empty((members, rows * self.sizes[0]), self.dtype)
+        k = self.sizes[-1]
+        tb = np.empty((members, 0 if labels.size else rows, k), self.dtype)
+        lb = np.empty((members, rows if labels.size else 0), np.int64)
+        rngs = np.stack([_seed_state(s) for s in seeds])
+        # A member of one row takes batches of one, as fit would.
+        fused = np.array([u.fused and min(batch_size, int(n_i)) == 1
+                          for u, n_i in zip(updates, lengths)])
+        scratch = max(u.state.shape[0] for u in updates)
+        state = np.zeros((members, scratch, self.n_params), self.dtype)
+        hyper = np.empty((members, updates[0].hyper.size))
+        active = np.ones(members, np.bool_)
+        result = np.zeros((members, 3))
+        history = EnsembleHistory(members)
+        starts = [opt.epoch for opt in optimizers]
+        count = numba.get_num_threads() if threads is None else min(threads,
+                                                                    numba.config.NUMBA_NUM_THREADS)
+        before = numba.get_num_threads()
+        numba.set_num_threads(count)
+        try:
+            for e in range(epochs):
+                for i, opt in enumerate(optimizers):
+                    opt.epoch = starts[i] + e
+                updates = [opt.bind(row) for opt, row in zip(optimizers, self._params)]
+                for i, u in enumerate(updates):
+                    hyper[i] = u.hyper
+                    state[i, :u.state.shape[0]] = u.state
+                result[:, 2] = OK
+                began = time.perf_counter()
+                with blas.serial():
+                    kernels.epochs(self._params, engine.layers, code, X, target, labels,
+                                   batch_size, orders, lengths, rngs, shuffle, xb, tb, lb, work,
+                                   updates[0].kind, hyper, state, fused, active, result)
+                elapsed = time.perf_counter() - began
+                losses = np.full(members, np.nan)
+                for i, (u, opt) in enumerate(zip(updates, optimizers)):
+                    if not active[i]:
+                        continue
+                    u.hyper[...] = hyper[i]
+                    u.state[...] = state[i, :u.state.shape[0]]
+                    if result[i, 2] != OK:
+                        active[i] = False
+                        self.status[i] = str(diverged(int(result[i, 2]), opt.epoch,
+                                                      int(result[i, 1])))
+                        history.diverged[i] = opt.epoch
+                    else:
+                        opt.epoch = starts[i] + e + 1
+                        losses[i] = result[i, 0]
+                history.loss.append(losses)
+                history.time.append(elapsed)
+                if not active.any():
+                    break
+        except KeyboardInterrupt:
+            history.interrupted = True
+        finally:
+            numba.set_num_threads(before)
+        return history
+
+
+class EnsembleHistory:
+    """What ``Ensemble.fit`` returns.
+
+    Attributes
+    ----------
+    loss : list of ndarray
+        Per epoch, every member's epoch loss (NaN for a member that had
+        stopped, or diverged in that epoch).
+    time : list of float
+        Wall seconds of each epoch's compiled call (all members).
+    diverged : dict
+        Member index: the epoch in which it diverged.
+    interrupted : bool
+        Ctrl-C ended training.
+    """
+
+    def __init__(self, members):
+        self.members = members
+        self.loss, self.time, self.diverged = [], [], {}
+        self.interrupted = False
+
+    def __len__(self):
+        return len(self.loss)
+
+    def losses(self):
+        """(epochs, members) array of ``loss``."""
+        return np.array(self.loss).reshape(len(self.loss), self.members)
+
+    def __repr__(self):
+        return f"EnsembleHistory({len(self)} epochs, {self.members} members)"
+
+
+def member_seeds(seed, members):
+    """The members' shuffle seeds ``Ensemble.fit(seed=seed)`` uses: ``members``
+    ints drawn from ``np.random.SeedSequence(seed)``."""
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(members, np.uint64)
+            >> np.uint64(1)]
+
+
+def bootstrap(n, members, seed=None):
+    """``members`` bootstrap samples of ``n`` rows (drawn with replacement),
+    (members, n) int64, for ``Ensemble.fit(sample_indices=...)`` (bagging)."""
+    n = _checks.count(n, "n", 1)
+    members = _checks.count(members, "members", 1)
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n, size=(members, n), dtype=np.int64)
+
+
+def kfold(n, k, seed=None):
+    """k-fold cross-validation of ``n`` rows: (train, test), two lists of k
+    int64 index arrays; fold i tests on ``test[i]`` and trains on
+    ``train[i]``, the other rows.  Rows are shuffled by ``seed`` first (None:
+    in order, as scikit-learn's ``KFold(shuffle=False)``); fold sizes differ by
+    at most one, the first ``n % k`` folds being the larger; ``train[i]`` is
+    in increasing order."""
+    n = _checks.count(n, "n", 2)
+    k = _checks.count(k, "k", 2)
+    if k > n:
+        raise ValueError(f"k: expected at most n = {n} folds, got {k}")
+    rows = np.arange(n, dtype=np.int64)
+    if seed is not None:
+        np.random.default_rng(seed).shuffle(rows)
+    test = np.array_split(rows, k)
+    train = []
+    for fold in test:
+        keep = np.ones(n, np.bool_)
+        keep[fold] = False
+        train.append(np.flatnonzero(keep).astype(np.int64))
+    return train, test
+
+
+def _sample_indices(indices, n, members):
+    """(orders (members, longest) int64, lengths (members,)) from ``sample_indices``."""
+    if indices is None:
+        return np.tile(np.arange(n, dtype=np.int64), (members, 1)), np.full(members, n)
+    if isinstance(indices, np.ndarray) and indices.ndim == 2:
+        indices = list(indices)
+    try:
+        indices = list(indices)
+    except TypeError:
+        raise TypeError(f"sample_indices: expected {members} index arrays, "
+                        f"got {type(indices).__name__}") from None
+    if len(indices) != members:
+        raise ValueError(f"sample_indices: expected {members} index arrays, one per member, "
+                         f"got {len(indices)}")
+    arrays = []
+    for i, rows in enumerate(indices):
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or rows.size == 0 or (rows.dtype.kind not in "iu"):
+            raise ValueError(f"sample_indices[{i}]: expected a non-empty 1-D array of row "
+                             f"indices, got {rows.dtype} {rows.shape}")
+        if rows.min() < 0 or rows.max() >= n:
+            raise ValueError(f"sample_indices[{i}]: row indices must be in [0, {n}) for X of "
+                             f"{n} rows, got {rows.min()} to {rows.max()}")
+        arrays.append(rows.astype(np.int64))
+    lengths = np.array([a.size for a in arrays], dtype=np.int64)
+    orders = np.zeros((members, int(lengths.max())), np.int64)
+    for row, a in zip(orders, arrays):
+        row[:a.size] = a
+    return orders, lengths
+
+
+def _shuffle_seeds(seed, members):
+    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed: expected None, an integer >= 0 or {members} of them, "
+                             f"got {seed!r}")
+        return member_seeds(seed, members)
+    try:
+        seeds = list(seed)
+    except TypeError:
+        raise TypeError(f"seed: expected None, an integer >= 0 or {members} of them, "
+                        f"got {seed!r}") from None
+    if len(seeds) != members or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+            for s in seeds):
+        raise ValueError(f"seed: expected {members} integers >= 0, one per member, got {seed!r}")
+    return [int(s) for s in seeds]
+
+
+def _optimizers(optimizer, members):
+    """One optimizer per member, of one kind (``fit``'s ``optimizer``)."""
+    if optimizer is None:
+        optimizer = Adam()
+    if isinstance(optimizer, Optimizer):
+        return [copy.deepcopy(optimizer) for _ in range(members)]
+    try:
+        optimizers = list(optimizer)
+    except TypeError:
+        raise TypeError(f"optimizer: expected a fastbp optimizer or a list of {members}, "
+                        f"got {type(optimizer).__name__}") from None
+    if len(optimizers) != members:
+        raise ValueError(f"optimizer: expected {members} optimizers, one per member, "
+                         f"got {len(optimizers)}")
+    for i, opt in enumerate(optimizers):
+        if not isinstance(opt, Optimizer):
+            raise TypeError(f"optimizer[{i}]: expected a first-order fastbp optimizer such as "
+                            f"fastbp.Adam() (L-BFGS does not train ensembles), "
+                            f"got {type(opt).__name__}")
+        if type(opt) is not type(optimizers[0]):
+            raise ValueError(f"optimizer[{i}]: a {type(opt).__name__}, but optimizer[0] is a "
+                             f"{type(optimizers[0]).__name__}; the members' optimizers are of "
+                             "one kind (their hyperparameters may differ)")
+    if len({id(opt) for opt in optimizers}) != members:
+        raise ValueError("optimizer: the same optimizer object appears twice; each member "
+                         "needs its own (its state is the member's)")
+    return optimizers
