@@ -15,10 +15,12 @@ import numba
 import numpy as np
 
 from . import _checks, layout
+from . import progress as progress_bars
 from ._engine import diverged
 from ._kernels import blas
 from ._kernels import ensemble as kernels
 from ._kernels.entries import BUILTIN
+from ._kernels.losses import CROSS_ENTROPY
 from ._kernels.status import OK
 from .network import Network
 from .optimizers import Adam, Optimizer
@@ -196,12 +198,13 @@ class Ensemble:
     # --- training -------------------------------------------------------
 
     def fit(self, X, T, *, epochs=10, batch_size=32, optimizer=None, loss="sse", shuffle=True,
-            seed=None, sample_indices=None, threads=None):
+            seed=None, sample_indices=None, validation_data=None, validation_indices=None,
+            progress=True, patience=None, min_delta=0.0, callbacks=(), threads=None):
         """Train every member for ``epochs`` passes over its rows of (X, T).
 
         Parameters
         ----------
-        X, T, epochs, batch_size, loss, shuffle
+        X, T, epochs, batch_size, loss, shuffle, progress, min_delta
             As for ``Network.fit``.
         optimizer : fastbp optimizer, or a list of ``members`` of one kind
             One optimizer is a template: each member trains with a copy of
@@ -218,6 +221,20 @@ class Ensemble:
             The rows of X each member trains on (``bootstrap``, ``kfold``);
             the data is never copied.  Member i trains as ``Network.fit`` on
             ``X[sample_indices[i]]`` would.  Default: every row.
+        validation_data : (X_val, T_val), optional
+            Evaluated for every member after every epoch, as ``Network.fit``
+            does.
+        validation_indices : sequence of ``members`` index arrays, or None
+            The rows of X_val each member is evaluated on (a k-fold member's
+            held-out fold: ``validation_data=(X, T)``, ``validation_indices=test``).
+        patience : int or None
+            Early stopping per member, as ``Network.fit``'s: a member whose
+            watched loss has not improved for ``patience`` epochs gets its best
+            parameters back and stops, while the others go on; at the end,
+            every member gets its best parameters back.
+        callbacks : sequence of callables
+            Each called as ``callback(ensemble, history)`` after every epoch;
+            training stops when one returns True.
         threads : int or None
             The most threads the members are spread over (numba's threads;
             default: all of them).  BLAS runs on one thread per product meanwhile.
@@ -225,11 +242,12 @@ class Ensemble:
         Returns
         -------
         EnsembleHistory
-            Per-epoch losses of every member; a member that diverges keeps
-            its parameters from before the failing batch, stops, and is named
-            in ``status``, while the others go on.
+            Per-epoch losses of every member.  A member that diverges keeps
+            its parameters from before the failing batch and stops, and
+            ``status`` says so, while the others go on.
         """
         # --- everything is checked before anything is touched ------------
+        members = len(self)
         engine = self._members[0]._engine
         if engine.entries is not BUILTIN:
             raise ValueError(f"activations: {list(self.activations)} include a registered "
@@ -247,78 +265,202 @@ class Ensemble:
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         threads = _checks.threads(threads)
-        orders, lengths = _sample_indices(sample_indices, n, len(self))
-        seeds = _shuffle_seeds(seed, len(self))
-        optimizers = _optimizers(optimizer, len(self))
+        orders, lengths = _indices(sample_indices, n, members, "sample_indices")
+        seeds = _shuffle_seeds(seed, members)
+        optimizers = _optimizers(optimizer, members)
+        if patience is not None:
+            patience = _checks.count(patience, "patience", 1)
+        min_delta = _checks.nonnegative_number(min_delta, "min_delta")
+        callbacks = _callables(callbacks)
+        validation = None
+        if validation_data is not None:
+            validation = _validation_sets(validation_data, validation_indices, code, self)
+        elif validation_indices is not None:
+            raise ValueError("validation_indices: given without validation_data")
         if not self._params.flags.writeable:
             _checks.read_only_params()
         # Bound only once everything else is known good: a refused call
         # leaves every optimizer as it was.
-        updates = [opt.bind(row) for opt, row in zip(optimizers, self._params)]
+        for opt, row in zip(optimizers, self._params):
+            opt.bind(row)
         self.optimizers = optimizers
-        self.status = ["ok"] * len(self)
-        members = len(self)
+        self.status = ["ok"] * members
 
-        # --- buffers for the whole run ------------------------------------
-        rows = min(batch_size, int(lengths.max()))
-        work = np.empty((members, layout.workspace_size(engine.layers, rows)), self.dtype)
-        xb = np.empty((members, rows * self.sizes[0]), self.dtype)
-        k = self.sizes[-1]
-        tb = np.empty((members, 0 if labels.size else rows, k), self.dtype)
-        lb = np.empty((members, rows if labels.size else 0), np.int64)
-        rngs = np.stack([_seed_state(s) for s in seeds])
-        # A member of one row takes batches of one, as fit would.
-        fused = np.array([u.fused and min(batch_size, int(n_i)) == 1
-                          for u, n_i in zip(updates, lengths)])
-        scratch = max(u.state.shape[0] for u in updates)
-        state = np.zeros((members, scratch, self.n_params), self.dtype)
-        hyper = np.empty((members, updates[0].hyper.size))
-        active = np.ones(members, np.bool_)
-        result = np.zeros((members, 3))
+        run = _Run(self, engine, code, X, target, labels, batch_size, orders, lengths, seeds,
+                   shuffle, optimizers)
+        watch = _Watch(self, engine, code, validation, patience, min_delta)
         history = EnsembleHistory(members)
-        starts = [opt.epoch for opt in optimizers]
-        count = numba.get_num_threads() if threads is None else min(threads,
-                                                                    numba.config.NUMBA_NUM_THREADS)
+        bar = progress_bars.bar(progress, epochs)
+        count = None if threads is None else min(threads, numba.config.NUMBA_NUM_THREADS)
         before = numba.get_num_threads()
-        numba.set_num_threads(count)
         try:
+            if count is not None:
+                numba.set_num_threads(count)
             for e in range(epochs):
-                for i, opt in enumerate(optimizers):
-                    opt.epoch = starts[i] + e
-                updates = [opt.bind(row) for opt, row in zip(optimizers, self._params)]
-                for i, u in enumerate(updates):
-                    hyper[i] = u.hyper
-                    state[i, :u.state.shape[0]] = u.state
-                result[:, 2] = OK
-                began = time.perf_counter()
-                with blas.serial():
-                    kernels.epochs(self._params, engine.layers, code, X, target, labels,
-                                   batch_size, orders, lengths, rngs, shuffle, xb, tb, lb, work,
-                                   updates[0].kind, hyper, state, fused, active, result)
-                elapsed = time.perf_counter() - began
-                losses = np.full(members, np.nan)
-                for i, (u, opt) in enumerate(zip(updates, optimizers)):
-                    if not active[i]:
-                        continue
-                    u.hyper[...] = hyper[i]
-                    u.state[...] = state[i, :u.state.shape[0]]
-                    if result[i, 2] != OK:
-                        active[i] = False
-                        self.status[i] = str(diverged(int(result[i, 2]), opt.epoch,
-                                                      int(result[i, 1])))
-                        history.diverged[i] = opt.epoch
-                    else:
-                        opt.epoch = starts[i] + e + 1
-                        losses[i] = result[i, 0]
+                losses, elapsed = run.epoch(e, self.status, history)
                 history.loss.append(losses)
                 history.time.append(elapsed)
-                if not active.any():
+                watch(losses, history, run.active, self.status)
+                active = int(run.active.sum())
+                bar.update(f"loss {np.nanmean(losses) if active else np.nan:.4g} (mean of "
+                           f"{active} training)")
+                if any([bool(callback(self, history)) for callback in callbacks]):
+                    break
+                if not run.active.any():
                     break
         except KeyboardInterrupt:
             history.interrupted = True
         finally:
             numba.set_num_threads(before)
+            bar.close()
+        if not history.interrupted:
+            watch.restore_all()
         return history
+
+
+def _callables(callbacks):
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"callbacks: expected a sequence of callables, "
+                        f"got {type(callbacks).__name__}") from None
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}]: expected a callable, got {callback!r}")
+    return callbacks
+
+
+def _validation_sets(validation_data, indices, code, ens):
+    """Per member, the (X, target, labels) it is evaluated on."""
+    try:
+        Xv, Tv = validation_data
+    except (TypeError, ValueError):
+        raise ValueError("validation_data: expected a pair (X_val, T_val)") from None
+    Xv, one = _checks.samples(Xv, ens.sizes[0], ens.dtype, "validation_data[0]")
+    target, labels = _checks.targets(Tv, code, Xv.shape[0], one, ens.sizes[-1], ens.dtype,
+                                     "validation_data[1]")
+    if indices is None:
+        return [(Xv, target, labels)] * len(ens)
+    orders, lengths = _indices(indices, Xv.shape[0], len(ens), "validation_indices")
+    sets = []
+    for rows, length in zip(orders, lengths):
+        rows = rows[:length]
+        sets.append((np.ascontiguousarray(Xv[rows]),
+                     target if labels.size else np.ascontiguousarray(target[rows]),
+                     np.ascontiguousarray(labels[rows]) if labels.size else labels))
+    return sets
+
+
+class _Run:
+    """The buffers of one ``fit`` and its compiled epochs."""
+
+    def __init__(self, ens, engine, code, X, target, labels, batch_size, orders, lengths,
+                 seeds, shuffle, optimizers):
+        members, sizes, dtype = len(ens), ens.sizes, ens.dtype
+        self.ens, self.engine, self.code = ens, engine, code
+        self.X, self.target, self.labels = X, target, labels
+        self.batch_size, self.orders, self.lengths = batch_size, orders, lengths
+        self.shuffle, self.optimizers = shuffle, optimizers
+        self.starts = [opt.epoch for opt in optimizers]
+        rows = min(batch_size, int(lengths.max()))
+        self.work = np.empty((members, layout.workspace_size(engine.layers, rows)), dtype)
+        self.xb = np.empty((members, rows * sizes[0]), dtype)
+        self.tb = np.empty((members, 0 if labels.size else rows, sizes[-1]), dtype)
+        self.lb = np.empty((members, rows if labels.size else 0), np.int64)
+        self.rngs = np.stack([_seed_state(s) for s in seeds])
+        updates = [opt.bind(row) for opt, row in zip(optimizers, ens.params)]
+        # A member of one row takes batches of one, as fit would.
+        self.fused = np.array([u.fused and min(batch_size, int(n_i)) == 1
+                               for u, n_i in zip(updates, lengths)])
+        self.state = np.zeros((members, max(u.state.shape[0] for u in updates),
+                               ens.n_params), dtype)
+        self.hyper = np.empty((members, updates[0].hyper.size))
+        self.active = np.ones(members, np.bool_)
+        self.result = np.zeros((members, 3))
+
+    def epoch(self, e, status, history):
+        """Epoch ``e`` of the run for every active member: (losses, seconds)."""
+        ens, optimizers = self.ens, self.optimizers
+        for i, opt in enumerate(optimizers):
+            if self.active[i]:
+                opt.epoch = self.starts[i] + e
+        updates = [opt.bind(row) for opt, row in zip(optimizers, ens.params)]
+        for i, u in enumerate(updates):
+            self.hyper[i] = u.hyper
+            self.state[i, :u.state.shape[0]] = u.state
+        self.result[:, 2] = OK
+        began = time.perf_counter()
+        with blas.serial():
+            kernels.epochs(ens.params, self.engine.layers, self.code, self.X, self.target,
+                           self.labels, self.batch_size, self.orders, self.lengths, self.rngs,
+                           self.shuffle, self.xb, self.tb, self.lb, self.work, updates[0].kind,
+                           self.hyper, self.state, self.fused, self.active, self.result)
+        elapsed = time.perf_counter() - began
+        losses = np.full(len(ens), np.nan)
+        for i, (u, opt) in enumerate(zip(updates, optimizers)):
+            if not self.active[i]:
+                continue
+            u.hyper[...] = self.hyper[i]
+            u.state[...] = self.state[i, :u.state.shape[0]]
+            if self.result[i, 2] != OK:
+                self.active[i] = False
+                status[i] = str(diverged(int(self.result[i, 2]), opt.epoch,
+                                         int(self.result[i, 1])))
+                history.diverged[i] = opt.epoch
+            else:
+                opt.epoch = self.starts[i] + e + 1
+                losses[i] = self.result[i, 0]
+        return losses, elapsed
+
+
+class _Watch:
+    """Validation and early stopping, per member, as ``Network.fit``'s bookkeeping."""
+
+    def __init__(self, ens, engine, code, validation, patience, min_delta):
+        self.ens, self.engine, self.code = ens, engine, code
+        self.validation, self.patience, self.min_delta = validation, patience, min_delta
+        members = len(ens)
+        self.best_score = np.full(members, np.inf)
+        self.best_params = [None] * members
+        self.waited = np.zeros(members, np.int64)
+
+    def __call__(self, losses, history, active, status):
+        members = len(self.ens)
+        scores = losses.copy()
+        if self.validation is not None:
+            val_loss = np.full(members, np.nan)
+            accuracy = np.full(members, np.nan)
+            for i in np.flatnonzero(np.isfinite(losses)):
+                Xv, target, labels = self.validation[i]
+                val_loss[i], correct = self.engine.evaluate(self.ens.params[i], self.code, Xv,
+                                                            target, labels)
+                accuracy[i] = correct / Xv.shape[0]
+            history.val_loss.append(val_loss)
+            if self.code == CROSS_ENTROPY:
+                history.val_accuracy.append(accuracy)
+            scores = val_loss
+        if self.patience is None:
+            return
+        epoch = len(history) - 1
+        for i in np.flatnonzero(np.isfinite(losses)):
+            if scores[i] < self.best_score[i] - self.min_delta:
+                self.best_score[i], self.waited[i] = scores[i], 0
+                self.best_params[i] = self.ens.params[i].copy()
+                history.best_epoch[i] = epoch
+            else:
+                self.waited[i] += 1
+                if self.waited[i] >= self.patience:
+                    active[i] = False
+                    self.ens.params[i] = self.best_params[i]
+                    history.stopped_early[i] = True
+                    status[i] = (f"stopped early after epoch {epoch}, best epoch "
+                                 f"{history.best_epoch[i]}")
+
+    def restore_all(self):
+        """Every member's best parameters back (with patience)."""
+        for i, best in enumerate(self.best_params):
+            if best is not None:
+                self.ens.params[i] = best
 
 
 class EnsembleHistory:
@@ -329,6 +471,12 @@ class EnsembleHistory:
     loss : list of ndarray
         Per epoch, every member's epoch loss (NaN for a member that had
         stopped, or diverged in that epoch).
+    val_loss, val_accuracy : list of ndarray
+        Per epoch, every training member's loss (and accuracy, for
+        cross_entropy) on its validation rows (NaN for the others).
+    best_epoch, stopped_early : list
+        Per member, with ``patience``: the epoch whose parameters it got
+        back, and whether its patience ran out.
     time : list of float
         Wall seconds of each epoch's compiled call (all members).
     diverged : dict
@@ -339,15 +487,19 @@ class EnsembleHistory:
 
     def __init__(self, members):
         self.members = members
-        self.loss, self.time, self.diverged = [], [], {}
+        self.loss, self.val_loss, self.val_accuracy, self.time = [], [], [], []
+        self.diverged = {}
+        self.best_epoch = [None] * members
+        self.stopped_early = [False] * members
         self.interrupted = False
 
     def __len__(self):
         return len(self.loss)
 
-    def losses(self):
-        """(epochs, members) array of ``loss``."""
-        return np.array(self.loss).reshape(len(self.loss), self.members)
+    def losses(self, which="loss"):
+        """(epochs, members) array of ``loss`` (or ``"val_loss"``, ``"val_accuracy"``)."""
+        values = getattr(self, which)
+        return np.array(values).reshape(len(values), self.members)
 
     def __repr__(self):
         return f"EnsembleHistory({len(self)} epochs, {self.members} members)"
@@ -392,8 +544,8 @@ def kfold(n, k, seed=None):
     return train, test
 
 
-def _sample_indices(indices, n, members):
-    """(orders (members, longest) int64, lengths (members,)) from ``sample_indices``."""
+def _indices(indices, n, members, name):
+    """(orders (members, longest) int64, lengths (members,)) from index arrays ``name``."""
     if indices is None:
         return np.tile(np.arange(n, dtype=np.int64), (members, 1)), np.full(members, n)
     if isinstance(indices, np.ndarray) and indices.ndim == 2:
@@ -401,20 +553,20 @@ def _sample_indices(indices, n, members):
     try:
         indices = list(indices)
     except TypeError:
-        raise TypeError(f"sample_indices: expected {members} index arrays, "
+        raise TypeError(f"{name}: expected {members} index arrays, "
                         f"got {type(indices).__name__}") from None
     if len(indices) != members:
-        raise ValueError(f"sample_indices: expected {members} index arrays, one per member, "
+        raise ValueError(f"{name}: expected {members} index arrays, one per member, "
                          f"got {len(indices)}")
     arrays = []
     for i, rows in enumerate(indices):
         rows = np.asarray(rows)
         if rows.ndim != 1 or rows.size == 0 or (rows.dtype.kind not in "iu"):
-            raise ValueError(f"sample_indices[{i}]: expected a non-empty 1-D array of row "
+            raise ValueError(f"{name}[{i}]: expected a non-empty 1-D array of row "
                              f"indices, got {rows.dtype} {rows.shape}")
         if rows.min() < 0 or rows.max() >= n:
-            raise ValueError(f"sample_indices[{i}]: row indices must be in [0, {n}) for X of "
-                             f"{n} rows, got {rows.min()} to {rows.max()}")
+            raise ValueError(f"{name}[{i}]: row indices must be in [0, {n}), "
+                             f"got {rows.min()} to {rows.max()}")
         arrays.append(rows.astype(np.int64))
     lengths = np.array([a.size for a in arrays], dtype=np.int64)
     orders = np.zeros((members, int(lengths.max())), np.int64)

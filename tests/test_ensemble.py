@@ -172,6 +172,51 @@ def test_a_diverging_member_stops_and_the_others_go_on():
         assert np.all(np.isfinite(ens.params[i]))
 
 
+@pytest.mark.parametrize("patience", [None, 2])
+def test_validation_and_early_stopping_per_member(patience):
+    X, T, labels = data(n=150)
+    train, test = fastbp.kfold(150, 3, seed=4)
+    ens = fastbp.Ensemble(SIZES, SOFT, 3, seed=2)
+    start = copy.deepcopy(ens)
+    rates = [3e-2, 1e-1, 3e-1]
+    history = ens.fit(X, labels, epochs=12, batch_size=10,
+                      optimizer=[fastbp.SGD(lr, momentum=0.9) for lr in rates],
+                      loss="cross_entropy", seed=5, sample_indices=train,
+                      validation_data=(X, labels), validation_indices=test, patience=patience)
+    seeds = member_seeds(5, 3)
+    val_loss = history.losses("val_loss")
+    stopped = []
+    for i, lr in enumerate(rates):
+        net = fastbp.Network(SIZES, SOFT)
+        net.params = start.params[i]
+        alone = net.fit(X[train[i]], labels[train[i]], epochs=12, batch_size=10,
+                        optimizer=fastbp.SGD(lr, momentum=0.9), loss="cross_entropy",
+                        seed=seeds[i], validation_data=(X[test[i]], labels[test[i]]),
+                        patience=patience, progress=False)
+        assert np.array_equal(ens.params[i], net.params), f"member {i}"
+        done = len(alone)
+        np.testing.assert_array_equal(val_loss[:done, i], alone.val_loss)
+        np.testing.assert_array_equal(history.losses("val_accuracy")[:done, i],
+                                      alone.val_accuracy)
+        assert np.isnan(val_loss[done:, i]).all()
+        assert history.stopped_early[i] == alone.stopped_early
+        assert history.best_epoch[i] == alone.best_epoch
+        stopped.append(alone.stopped_early)
+    if patience is not None:
+        assert any(stopped), "no member's patience ran out: the test shows nothing"
+        assert len(history) == 12 or all(stopped)
+
+
+def test_a_callback_stops_every_member():
+    X, T, _ = data()
+    ens = fastbp.Ensemble(SIZES, ACTS, 2, seed=0)
+    seen = []
+    history = ens.fit(X, T, epochs=10, loss="mse",
+                      callbacks=[lambda e, h: seen.append(len(h)) or len(h) == 3])
+    assert seen == [1, 2, 3] and len(history) == 3
+    assert [opt.epoch for opt in ens.optimizers] == [3, 3]
+
+
 def test_fit_continues_with_its_optimizers():
     X, T, _ = data()
     ens = fastbp.Ensemble(SIZES, ACTS, 2, seed=9)
@@ -240,6 +285,15 @@ BAD_FITS = [
     (dict(threads=0), ValueError, "threads"),
     (dict(epochs=-1), ValueError, "epochs"),
     (dict(loss="hinge"), ValueError, "loss"),
+    (dict(validation_indices=[np.arange(3)] * 4), ValueError, "validation_indices: given"),
+    (dict(validation_data=(np.zeros((5, 5)), np.zeros((5, 3))),
+          validation_indices=[np.arange(3)] * 3 + [np.array([7])]), ValueError,
+     r"validation_indices\[3\]"),
+    (dict(validation_data=(np.zeros((5, 4)), np.zeros((5, 3)))), ValueError,
+     r"validation_data\[0\]"),
+    (dict(patience=0), ValueError, "patience"),
+    (dict(callbacks=5), TypeError, "callbacks"),
+    (dict(callbacks=[5]), TypeError, r"callbacks\[0\]"),
 ]
 
 
