@@ -12,22 +12,24 @@ import importlib.util
 import inspect
 import os
 import pathlib
-import sys
 import tempfile
 import time
 
-# One thread everywhere.  The development machine has two cores shared with
+# One BLAS thread everywhere.  The development machine has two cores shared with
 # other jobs: a 2-thread timing turns bimodal (0.2 ms vs 24 ms) as soon as
 # another process takes a core, while single-thread timings stay put.  numba
 # reads NUMBA_NUM_THREADS and OpenBLAS its variable once, when they load, so
 # this must run before either is imported.  Set unconditionally (not
 # setdefault) so that a CI runner's own settings cannot change the numbers.
-_THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
-                     "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 for _name in _THREAD_VARIABLES:
     os.environ[_name] = "1"
 # So every benchmark keeps its one-thread history; one with a ``threads``
 # parameter raises OpenBLAS's count in its setup (``blas_threads``), at run time.
+# numba's threads run only ``prange`` kernels (an ensemble's members), whose
+# benchmarks pass ``threads=`` themselves: numba may start every usable CPU.
+os.environ["NUMBA_NUM_THREADS"] = str(
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _source_digest(package="fastbp"):
@@ -51,9 +53,6 @@ def _source_digest(package="fastbp"):
 # every version of the code compile once into a cache of its own.
 os.environ["NUMBA_CACHE_DIR"] = str(
     pathlib.Path(tempfile.gettempdir()) / "fastbp-bench-numba-cache" / _source_digest())
-
-if "numba" in sys.modules:  # too late for NUMBA_NUM_THREADS to take effect
-    sys.modules["numba"].set_num_threads(1)
 
 import numpy as np  # noqa: E402  (after the environment above, on purpose)
 
