@@ -7,6 +7,7 @@ spread over numba's threads, each running exactly the epoch ``Network.fit``
 runs, so that member i ends bit for bit where it would trained alone
 (docs/design.md, "Ensembles").
 """
+import contextlib
 import copy
 import numbers
 import time
@@ -168,10 +169,23 @@ class Ensemble:
 
     # --- computing ------------------------------------------------------
 
-    def predict(self, X):
-        """Every member's outputs for X: (members, m, sizes[-1])."""
+    def predict(self, X, *, threads=None):
+        """Every member's outputs for X: (members, m, sizes[-1]) ((members,
+        sizes[-1]) for one 1-D sample), each member's equal to its
+        ``forward(X)``; the members spread over ``threads`` of numba's threads
+        (default: all), BLAS on one thread per product meanwhile."""
         X, one = _checks.samples(X, self.sizes[0], self.dtype)
-        out = np.stack([net.forward(X) for net in self._members])
+        threads = _checks.threads(threads)
+        engine = self._members[0]._engine
+        rows = min(X.shape[0], layout.CHUNK_ROWS)
+        work = np.empty((len(self), layout.workspace_size(engine.layers, rows)), self.dtype)
+        out = np.empty((len(self), X.shape[0], self.sizes[-1]), self.dtype)
+        if engine.entries is not BUILTIN:  # a registered activation: member by member
+            for i, net in enumerate(self._members):
+                out[i] = net.forward(X, threads=threads)
+        else:
+            with _numba_threads(threads), blas.serial():
+                kernels.outputs(self._params, engine.layers, X, work, out)
         return out[:, 0] if one else out
 
     def predict_mean(self, X, return_std=False):
@@ -291,31 +305,45 @@ class Ensemble:
         watch = _Watch(self, engine, code, validation, patience, min_delta)
         history = EnsembleHistory(members)
         bar = progress_bars.bar(progress, epochs)
-        count = None if threads is None else min(threads, numba.config.NUMBA_NUM_THREADS)
-        before = numba.get_num_threads()
         try:
-            if count is not None:
-                numba.set_num_threads(count)
-            for e in range(epochs):
-                losses, elapsed = run.epoch(e, self.status, history)
-                history.loss.append(losses)
-                history.time.append(elapsed)
-                watch(losses, history, run.active, self.status)
-                active = int(run.active.sum())
-                bar.update(f"loss {np.nanmean(losses) if active else np.nan:.4g} (mean of "
-                           f"{active} training)")
-                if any([bool(callback(self, history)) for callback in callbacks]):
-                    break
-                if not run.active.any():
-                    break
+            with _numba_threads(threads):
+                self._epochs(run, watch, history, bar, epochs, callbacks)
         except KeyboardInterrupt:
             history.interrupted = True
         finally:
-            numba.set_num_threads(before)
             bar.close()
         if not history.interrupted:
             watch.restore_all()
         return history
+
+    def _epochs(self, run, watch, history, bar, epochs, callbacks):
+        """``fit``'s loop: an epoch of every training member, then the bookkeeping."""
+        for e in range(epochs):
+            losses, elapsed = run.epoch(e, self.status, history)
+            history.loss.append(losses)
+            history.time.append(elapsed)
+            watch(losses, history, run.active, self.status)
+            active = int(run.active.sum())
+            bar.update(f"loss {np.nanmean(losses) if active else np.nan:.4g} (mean of "
+                       f"{active} training)")
+            if any([bool(callback(self, history)) for callback in callbacks]):
+                return
+            if not run.active.any():
+                return
+
+
+@contextlib.contextmanager
+def _numba_threads(threads):
+    """numba's threads (which run the members) capped at ``threads`` meanwhile."""
+    if threads is None:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def _callables(callbacks):

@@ -326,3 +326,6 @@ def test_ensemble_fit_refuses_registered_activations():
     with pytest.raises(ValueError, match="activations: .*registered"):
         ens.fit(X, X[:, :1], epochs=1, loss="mse")
     assert np.array_equal(ens.params, before) and ens.optimizers is None
+    outputs = ens.predict(X)  # member by member, through each network's own passes
+    for i in range(2):
+        np.testing.assert_array_equal(outputs[i], ens[i].forward(X))

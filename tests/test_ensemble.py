@@ -254,6 +254,11 @@ def test_predictions():
     assert outputs.shape == (3, 30, 3)
     for i in range(3):
         np.testing.assert_array_equal(outputs[i], ens[i].forward(X))
+    np.testing.assert_array_equal(ens.predict(X, threads=1), outputs)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        ens.predict(np.full((2, 5), np.nan))
+    with pytest.raises(ValueError, match="threads"):
+        ens.predict(X, threads=0)
     mean, std = ens.predict_mean(X, return_std=True)
     np.testing.assert_allclose(mean, outputs.mean(axis=0), rtol=0, atol=1e-15)
     np.testing.assert_allclose(std, outputs.std(axis=0), rtol=0, atol=1e-15)

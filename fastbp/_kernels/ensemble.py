@@ -13,6 +13,7 @@ import numpy as np
 from numba import prange
 
 from . import jit
+from .passes import predict
 from .per_sample import sample_epoch
 from .status import OK
 from .training import epoch
@@ -44,3 +45,14 @@ def epochs(params, layers, loss, X, target, labels, batch_size, orders, lengths,
         result[i, 1] = done
         result[i, 2] = status
     return OK
+
+
+@jit(parallel=True)
+def outputs(params, layers, X, work, result):
+    """Every member's outputs for X: ``result[i]`` = member i's (m, k), computed
+    by ``passes.predict`` (as ``Network.forward``) in member i's ``work[i]``.
+    X was checked by the caller; returns OK."""
+    for i in prange(params.shape[0]):
+        predict(params[i], layers, X, work[i], result[i])
+    return OK
+
