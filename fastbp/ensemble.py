@@ -316,6 +316,68 @@ class Ensemble:
             watch.restore_all()
         return history
 
+    def fit_distributed(self, client, X, T, *, parts=None, optimizer=None, seed=None,
+                        sample_indices=None, validation_indices=None, **options):
+        """``fit``, with the members split into ``parts`` sub-ensembles trained
+        on the workers of ``client`` (a ``dask.distributed.Client``, or any
+        executor with ``submit``, such as ``concurrent.futures``'); every
+        member ends exactly as ``fit`` on one machine leaves it.
+
+        ``parts``: how many sub-ensembles (default: one per worker the client
+        reports, else 2).  ``optimizer``, ``seed``, ``sample_indices`` and
+        ``validation_indices`` are per member, as for ``fit``, and split with
+        the members; ``options`` are ``fit``'s other keyword arguments
+        (``callbacks`` and ``progress`` would run on the workers: not taken).
+        The given optimizers receive their members' trained state.  Nothing
+        here changes until every part has come back.
+        """
+        members = len(self)
+        for name in ("callbacks", "progress"):
+            if name in options:
+                raise TypeError(f"{name}: not taken by fit_distributed (it would run on "
+                                "the workers); use fit")
+        if parts is None:
+            info = getattr(client, "scheduler_info", None)
+            parts = len(info().get("workers", {})) if callable(info) else 2
+        parts = min(_checks.count(max(parts, 1), "parts", 1), members)
+        X = _checks.samples(X, self.sizes[0], self.dtype)[0]
+        n = X.shape[0]
+        orders, lengths = _indices(sample_indices, n, members, "sample_indices")
+        rows = [orders[i, :lengths[i]] for i in range(members)]
+        seeds = _shuffle_seeds(seed, members)
+        given = _optimizers(optimizer, members)
+        held = None
+        if validation_indices is not None:
+            valid = options.get("validation_data")
+            if valid is None:
+                raise ValueError("validation_indices: given without validation_data")
+            count = np.shape(valid[0])[0] if isinstance(valid, (tuple, list)) else 0
+            orders_v, lengths_v = _indices(validation_indices, count, members,
+                                           "validation_indices")
+            held = [orders_v[i, :lengths_v[i]] for i in range(members)]
+        groups = np.array_split(np.arange(members), parts)
+        futures = []
+        for group in groups:
+            sub = Ensemble.from_networks([self._members[i] for i in group])
+            kwargs = dict(options, optimizer=[copy.deepcopy(given[i]) for i in group],
+                          seed=[seeds[i] for i in group],
+                          sample_indices=[rows[i] for i in group], progress=False)
+            if held is not None:
+                kwargs["validation_indices"] = [held[i] for i in group]
+            futures.append(client.submit(_fit_part, sub, X, T, kwargs))
+        results = (client.gather(futures) if hasattr(client, "gather")
+                   else [future.result() for future in futures])
+        history = EnsembleHistory(members)
+        for group, (sub, part) in zip(groups, results):
+            self._params[group] = sub.params
+            for i, trained in zip(group, sub.optimizers):
+                given[i].load_state_dict(trained.state_dict())
+            for j, i in enumerate(group):
+                self.status[i] = sub.status[j]
+            history.merge(group, part)
+        self.optimizers = given
+        return history
+
     def _epochs(self, run, watch, history, bar, epochs, callbacks):
         """``fit``'s loop: an epoch of every training member, then the bookkeeping."""
         for e in range(epochs):
@@ -344,6 +406,12 @@ def _numba_threads(threads):
         yield
     finally:
         numba.set_num_threads(before)
+
+
+def _fit_part(ensemble, X, T, options):
+    """A worker's share of ``fit_distributed``: the trained sub-ensemble and its history."""
+    history = ensemble.fit(X, T, **options)
+    return ensemble, history
 
 
 def _callables(callbacks):
@@ -523,6 +591,25 @@ class EnsembleHistory:
 
     def __len__(self):
         return len(self.loss)
+
+    def merge(self, members, part):
+        """Take in ``part``, the history of the members ``members`` (indices)."""
+        for name in ("loss", "val_loss", "val_accuracy"):
+            mine, theirs = getattr(self, name), getattr(part, name)
+            while len(mine) < len(theirs):
+                mine.append(np.full(self.members, np.nan))
+            for epoch, values in enumerate(theirs):
+                mine[epoch][members] = values
+        # The parts ran side by side: an epoch took as long as its slowest part.
+        longest = max(len(self.time), len(part.time))
+        self.time = [max(self.time[k] if k < len(self.time) else 0.0,
+                         part.time[k] if k < len(part.time) else 0.0) for k in range(longest)]
+        for j, i in enumerate(members):
+            self.best_epoch[i] = part.best_epoch[j]
+            self.stopped_early[i] = part.stopped_early[j]
+            if j in part.diverged:
+                self.diverged[int(i)] = part.diverged[j]
+        self.interrupted |= part.interrupted
 
     def losses(self, which="loss"):
         """(epochs, members) array of ``loss`` (or ``"val_loss"``, ``"val_accuracy"``)."""

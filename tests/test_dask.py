@@ -66,3 +66,31 @@ def test_grid_search_on_a_local_cluster_matches_serial():
                               s.cv_results_["mean_test_score"])
     # The scores are real: the searches learned (observed 0.868 accuracy, R^2 0.916).
     assert serial[0].best_score_ > 0.8 and serial[1].best_score_ > 0.85
+
+
+def test_an_ensemble_split_over_a_local_cluster_equals_one_machine():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 4))
+    labels = rng.integers(0, 3, 90)
+    train, test = fastbp.kfold(90, 6, seed=1)
+    options = dict(epochs=4, batch_size=8, loss="cross_entropy",
+                   validation_data=(X, labels), patience=2)
+    here = fastbp.Ensemble([4, 8, 3], ["tanh", "softmax"], 6, seed=2)
+    there = fastbp.Ensemble.from_networks(here)
+    rates = [1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0]
+    expected = here.fit(X, labels, optimizer=[fastbp.SGD(lr, momentum=0.9) for lr in rates],
+                        seed=5, sample_indices=train, validation_indices=test, **options)
+    mine = [fastbp.SGD(lr, momentum=0.9) for lr in rates]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        got = there.fit_distributed(client, X, labels, parts=3, optimizer=mine, seed=5,
+                                    sample_indices=train, validation_indices=test, **options)
+    assert np.array_equal(there.params, here.params)
+    assert there.status == here.status
+    for a, b in zip(mine, here.optimizers):   # the given optimizers took the trained state
+        assert a.steps == b.steps > 0 and a.epoch == b.epoch
+        assert np.array_equal(a.state, b.state)
+    np.testing.assert_array_equal(got.losses(), expected.losses())
+    np.testing.assert_array_equal(got.losses("val_loss"), expected.losses("val_loss"))
+    assert got.best_epoch == expected.best_epoch and got.stopped_early == expected.stopped_early

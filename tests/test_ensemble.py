@@ -5,6 +5,7 @@ the same initial parameters, optimizer, rows and shuffle seed, and compares
 the parameters (and optimizer state) exactly, in float64, on one and on two
 threads.
 """
+import concurrent.futures
 import copy
 
 import numpy as np
@@ -333,4 +334,20 @@ def test_bad_construction():
         ens[2]
     with pytest.raises(ValueError, match="k: expected at most"):
         fastbp.kfold(3, 4)
+
+
+def test_fit_distributed_with_an_executor_equals_fit():
+    X, T, _ = data()
+    here = fastbp.Ensemble(SIZES, ACTS, 5, seed=1)
+    there = fastbp.Ensemble.from_networks(here)
+    expected = here.fit(X, T, epochs=2, batch_size=8, optimizer=fastbp.Adam(1e-2), loss="mse",
+                        seed=3)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        with pytest.raises(TypeError, match="callbacks"):
+            there.fit_distributed(pool, X, T, callbacks=[print])
+        got = there.fit_distributed(pool, X, T, parts=2, epochs=2, batch_size=8,
+                                    optimizer=fastbp.Adam(1e-2), loss="mse", seed=3)
+    assert np.array_equal(there.params, here.params)
+    np.testing.assert_array_equal(got.losses(), expected.losses())
+    assert [o.steps for o in there.optimizers] == [o.steps for o in here.optimizers]
 
