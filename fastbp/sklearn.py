@@ -1,4 +1,5 @@
-"""scikit-learn estimators over ``fastbp.Network``: ``MLPRegressor``, ``MLPClassifier``.
+"""scikit-learn estimators over ``fastbp.Network``: ``MLPRegressor``, ``MLPClassifier``,
+and over ``fastbp.Ensemble``: ``MLPEnsembleRegressor``, ``MLPEnsembleClassifier``.
 
 scikit-learn is an optional dependency (``pip install ".[sklearn]"`` in a clone of fastbp):
 ``import fastbp`` does not import it, this module does.  The estimators take the
@@ -16,8 +17,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
 from ._sklearn_base import _BaseMLP, validate_data, writeable
+from ._sklearn_ensemble import _ENSEMBLE_NOTES, _EnsembleMLP
 
-__all__ = ["MLPRegressor", "MLPClassifier"]
+__all__ = ["MLPRegressor", "MLPClassifier", "MLPEnsembleRegressor", "MLPEnsembleClassifier"]
 
 _PARAMETERS = """
     Parameters
@@ -335,3 +337,93 @@ MLPClassifier.__doc__ = f"""A multilayer perceptron classifier trained by fastbp
     >>> clf.fit(X[:1500] / 16, y[:1500]).score(X[1500:] / 16, y[1500:]) > 0.9
     True
     """
+
+
+_MEMBERS = """
+    n_members : int, default=5
+        Networks in the ensemble.
+    bootstrap : bool, default=True
+        Train each member on its own bootstrap sample of the rows (bagging);
+        False: every member on every row."""
+
+
+class MLPEnsembleRegressor(_EnsembleMLP, MLPRegressor):
+    def predict(self, X, return_std=False):
+        """The members' mean prediction, (n_samples,) for one output else
+        (n_samples, n_outputs); with ``return_std``, also their standard
+        deviation (ddof=0), the same shape, as ``GaussianProcessRegressor``'s."""
+        outputs = self._outputs(X)
+        mean, std = outputs.mean(axis=0), outputs.std(axis=0)
+        if self.n_outputs_ == 1:
+            mean, std = mean.ravel(), std.ravel()
+        return (mean, std) if return_std else mean
+
+
+MLPEnsembleRegressor.__doc__ = f"""An ensemble of multilayer perceptron regressors trained by fastbp.
+
+    ``n_members`` ``MLPRegressor`` networks trained together (``fastbp.Ensemble``);
+    ``predict`` gives their mean, and with ``return_std=True`` their spread.
+{_PARAMETERS}{_MEMBERS}
+    Attributes
+    ----------
+    ensemble_ : fastbp.Ensemble
+        The trained members.
+    loss_curve_ : list of float
+        Per epoch, the members' mean training loss (half the mean squared error).
+    loss_, n_iter_, n_features_in_, n_layers_, n_outputs_, out_activation_
+        As ``MLPRegressor``'s.
+    coefs_, intercepts_ : list of lists of ndarray
+        Per member, as ``MLPRegressor``'s.
+{_ENSEMBLE_NOTES}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastbp.sklearn import MLPEnsembleRegressor
+    >>> x = np.linspace(-3, 3, 400).reshape(-1, 1)
+    >>> reg = MLPEnsembleRegressor((32,), activation="tanh", n_members=4, max_iter=100,
+    ...                            learning_rate_init=1e-2, random_state=0)
+    >>> mean, std = reg.fit(x, np.sin(x).ravel()).predict(x, return_std=True)
+    >>> mean.shape, std.shape
+    ((400,), (400,))
+    """
+
+
+class MLPEnsembleClassifier(_EnsembleMLP, MLPClassifier):
+    def predict_proba(self, X):
+        """The members' mean class probabilities, (n_samples, n_classes)."""
+        return self._outputs(X).mean(axis=0)
+
+    def predict(self, X):
+        """The class of highest mean probability, from ``classes_``."""
+        proba = self.predict_proba(X)  # first: unfitted, it raises NotFittedError
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+MLPEnsembleClassifier.__doc__ = f"""An ensemble of multilayer perceptron classifiers trained by fastbp.
+
+    ``n_members`` ``MLPClassifier`` networks trained together (``fastbp.Ensemble``);
+    ``predict_proba`` is their mean probability.
+{_PARAMETERS}{_MEMBERS}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    ensemble_ : fastbp.Ensemble
+        The trained members.
+    loss_curve_ : list of float
+        Per epoch, the members' mean training log-loss.
+    loss_, n_iter_, n_features_in_, n_layers_, n_outputs_, out_activation_
+        As ``MLPClassifier``'s.
+    coefs_, intercepts_ : list of lists of ndarray
+        Per member, as ``MLPClassifier``'s.
+{_ENSEMBLE_NOTES}
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from fastbp.sklearn import MLPEnsembleClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPEnsembleClassifier((32,), n_members=4, bootstrap=False, batch_size=32,
+    ...                             max_iter=40, random_state=0)
+    >>> clf.fit(X[:1500] / 16, y[:1500]).score(X[1500:] / 16, y[1500:]) > 0.9
+    True
+    """
+

@@ -24,7 +24,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import fastbp  # noqa: E402
-from fastbp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+from fastbp.sklearn import (MLPClassifier, MLPEnsembleClassifier,  # noqa: E402
+                            MLPEnsembleRegressor, MLPRegressor)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,6 +45,10 @@ CHECKED = [
                   learning_rate_init=0.1),
     MLPRegressor(hidden_layer_sizes=(8,), learning_rate_init=0.01, dtype=np.float32),
     MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=100, dtype=np.float32),
+    MLPEnsembleRegressor(hidden_layer_sizes=(8,), n_members=3, learning_rate_init=0.01,
+                         max_iter=50),
+    MLPEnsembleClassifier(hidden_layer_sizes=(8,), n_members=3, learning_rate_init=0.01,
+                          max_iter=50),
 ]
 
 
@@ -444,3 +449,52 @@ def test_network_is_a_fastbp_network():
     reg = MLPRegressor((8,), solver="lbfgs", random_state=0).fit(X_SMALL, Y_TWO)
     assert isinstance(reg.network_, fastbp.Network)
     np.testing.assert_allclose(reg.network_.forward(X_SMALL), reg.predict(X_SMALL))
+
+
+# --- the ensemble estimators ------------------------------------------------
+
+def test_ensemble_regressor_is_its_ensemble():
+    y = Y_TWO[:, 0]
+    reg = MLPEnsembleRegressor((8,), activation="tanh", n_members=3, solver="sgd",
+                               learning_rate_init=0.05, momentum=0.5, alpha=1e-3, batch_size=16,
+                               max_iter=20, random_state=4).fit(X_SMALL, y)
+    # The same ensemble by hand: the seed random_state gives, the loss scaling
+    # of MLPRegressor (c = 2 / n_outputs), the bootstrap rows.
+    seed = int(np.random.RandomState(4).randint(np.iinfo(np.int32).max))
+    ens = fastbp.Ensemble([5, 8, 1], ["tanh", "identity"], 3, seed=seed)
+    opt = fastbp.SGD(lr=0.05 / 2.0, momentum=0.5, nesterov=True, weight_decay=2.0 * 1e-3 / 16)
+    ens.fit(X_SMALL, y.reshape(-1, 1), epochs=20, batch_size=16, optimizer=opt, loss="mse",
+            seed=seed, sample_indices=fastbp.bootstrap(103, 3, seed))
+    np.testing.assert_array_equal(reg.ensemble_.params, ens.params)
+    mean, std = reg.predict(X_SMALL, return_std=True)
+    outputs = ens.predict(X_SMALL)[:, :, 0]
+    np.testing.assert_array_equal(mean, outputs.mean(axis=0))
+    np.testing.assert_array_equal(std, outputs.std(axis=0))
+    assert std.min() > 0 and len(reg.loss_curve_) == reg.n_iter_ == 20
+    assert len(reg.coefs_) == 3 and reg.coefs_[0][0].shape == (5, 8)
+
+
+def test_ensemble_classifier_averages_probabilities():
+    clf = MLPEnsembleClassifier((8,), n_members=4, bootstrap=False, learning_rate_init=0.01,
+                                max_iter=30, random_state=0).fit(X_SMALL, LABELS)
+    proba = clf.predict_proba(X_SMALL)
+    members = clf.ensemble_.predict(X_SMALL)
+    np.testing.assert_allclose(proba, members.mean(axis=0), rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(clf.predict(X_SMALL), clf.classes_[proba.argmax(axis=1)])
+    assert not np.array_equal(members[0], members[1])   # distinct members
+    assert not hasattr(clf, "partial_fit")
+    stopped = MLPEnsembleClassifier((8,), n_members=3, learning_rate_init=0.05, max_iter=200,
+                                    early_stopping=True, n_iter_no_change=3,
+                                    random_state=0).fit(X_SMALL, LABELS)
+    assert stopped.n_iter_ < 200   # every member ran out of patience
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(n_members=0), "n_members"), (dict(bootstrap="yes"), "bootstrap"),
+    (dict(solver="lbfgs"), "solver"), (dict(learning_rate="adaptive", solver="sgd"),
+                                       "learning_rate"),
+    (dict(warm_start=True), "warm_start")])
+def test_ensemble_estimators_refuse_what_they_do_not_do(params, message):
+    with pytest.raises(ValueError, match=message):
+        MLPEnsembleRegressor((4,), max_iter=2, **params).fit(X_SMALL, Y_TWO)
+
