@@ -177,13 +177,14 @@ class Ensemble:
         X, one = _checks.samples(X, self.sizes[0], self.dtype)
         threads = _checks.threads(threads)
         engine = self._members[0]._engine
-        rows = min(X.shape[0], layout.CHUNK_ROWS)
-        work = np.empty((len(self), layout.workspace_size(engine.layers, rows)), self.dtype)
         out = np.empty((len(self), X.shape[0], self.sizes[-1]), self.dtype)
         if engine.entries is not BUILTIN:  # a registered activation: member by member
             for i, net in enumerate(self._members):
                 out[i] = net.forward(X, threads=threads)
         else:
+            rows = min(X.shape[0], layout.CHUNK_ROWS)
+            work = np.empty((len(self), layout.workspace_size(engine.layers, rows)),
+                            self.dtype)
             with _numba_threads(threads), blas.serial():
                 kernels.outputs(self._params, engine.layers, X, work, out)
         return out[:, 0] if one else out

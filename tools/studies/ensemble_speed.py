@@ -111,7 +111,7 @@ def torch_runner(w, X, T, cpus):
     params, buffers = stack_module_state(models)
     base = models[0].to("meta")
     Xt = torch.from_numpy(X)
-    Tt = torch.from_numpy(T if w["loss"] == "cross_entropy" else T)
+    Tt = torch.from_numpy(T)
 
     def loss_of(p, b, x, t):
         out = functional_call(base, (p, b), (x,))
